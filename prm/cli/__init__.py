@@ -1,0 +1,18 @@
+"""The `prm` command line. Each verb lives in its own module under `prm.cli`; this module wires them up."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(no_args_is_help=True, help="prm-gym: agentic Gymnasium environments with process rewards.")
+scenario_app = typer.Typer(no_args_is_help=True, help="Author, validate and import scenario files.")
+image_app = typer.Typer(no_args_is_help=True, help="Build sandbox images offline.")
+bench_app = typer.Typer(
+    no_args_is_help=True, help="Benchmarks; each prints ratios against a baseline run alongside."
+)
+app.add_typer(scenario_app, name="scenario")
+app.add_typer(image_app, name="image")
+app.add_typer(bench_app, name="bench")
+
+# Command modules register themselves on the apps above when imported.
+from prm.cli import episodes  # noqa: E402,F401

@@ -1,0 +1,199 @@
+"""`prm run`, `prm replay` and `prm list`: run agents in envs, re-execute recorded episodes, see what exists."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+import gymnasium as gym
+import typer
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+import prm
+from prm.agents import Agent, OracleAgent, ReplayAgent
+from prm.cli import app
+from prm.models import StepRecord
+from prm.registration import ENV_IDS, env_class
+from prm.rollout import run_episode, step_record
+from prm.scenario import scenario_files
+from prm.trajectory import load_trajectory
+
+console = Console()
+
+
+def _parse_kwargs(pairs: list[str]) -> dict[str, Any]:
+    kwargs = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"'{pair}' is not KEY=VALUE", param_hint="--kw")
+        kwargs[key] = yaml.safe_load(value)
+    return kwargs
+
+
+def _make_agent(spec: str) -> Agent:
+    name, _, arg = spec.partition(":")
+    if name == "oracle":
+        return OracleAgent()
+    if name == "replay" and arg:
+        return ReplayAgent(load_trajectory(arg))
+    raise typer.BadParameter(f"unknown agent '{spec}'; use 'oracle' or 'replay:FILE'", param_hint="--agent")
+
+
+def _scenario_cycle(env_id: str, scenario: str | None) -> itertools.cycle:
+    if scenario is None:
+        ids = env_class(env_id).scenario_ids()
+        if not ids:
+            raise typer.BadParameter(f"{env_id} ships no scenarios; pass --scenario", param_hint="--scenario")
+        return itertools.cycle(ids[:1])
+    if Path(scenario).is_dir():
+        files = scenario_files(scenario)
+        if not files:
+            raise typer.BadParameter(f"no scenario files under {scenario}", param_hint="--scenario")
+        return itertools.cycle(str(path) for path in files)
+    return itertools.cycle([scenario])
+
+
+def _format_components(components: dict[str, float]) -> str:
+    return " ".join(f"{name}={value:+.3f}" for name, value in sorted(components.items()))
+
+
+def _print_step(record: StepRecord) -> None:
+    flags = " [red]INFRA ERROR[/red]" if record.info.get("infra_error") else ""
+    error = (
+        f" [yellow]error: {record.info['error']}[/yellow]" if record.info.get("error") and not flags else ""
+    )
+    console.print(
+        f"  step {record.index:>3}  {record.info.get('tool') or '-':<8} reward={record.reward:+.3f}  "
+        f"{_format_components(record.reward_components)}{flags}{error}"
+    )
+
+
+def _outcome_summary(outcome: dict[str, Any] | None) -> str:
+    if not outcome:
+        return "-"
+    return " ".join(
+        f"{k}={v}" for k, v in outcome.items() if isinstance(v, (bool, int, float, str)) or v is None
+    )
+
+
+@app.command()
+def run(
+    env_id: Annotated[str, typer.Argument(help="a registered env id, e.g. prm/swe-v0 (see `prm list`)")],
+    scenario: Annotated[
+        str | None, typer.Option(help="scenario id, file, or a directory to cycle through")
+    ] = None,
+    agent: Annotated[str, typer.Option(help="'oracle' or 'replay:TRAJECTORY.jsonl'")] = "oracle",
+    episodes: Annotated[int, typer.Option(min=1)] = 1,
+    out: Annotated[Path, typer.Option(help="folder for the JSONL trajectories")] = Path("runs"),
+    seed: Annotated[int, typer.Option(help="seed of the first episode; episode i uses seed+i")] = 0,
+    sandbox: Annotated[
+        str | None, typer.Option(help="auto, docker or local (families with a sandbox)")
+    ] = None,
+    reward: Annotated[
+        list[str], typer.Option(help="reward spec, repeatable, e.g. lsp, gated:threshold=1")
+    ] = [],  # noqa: B006
+    kw: Annotated[list[str], typer.Option(help="extra make() argument KEY=VALUE, repeatable")] = [],  # noqa: B006
+) -> None:
+    """Run an agent for N episodes, printing step rewards and outcomes, and write trajectories."""
+    if env_id not in ENV_IDS:
+        raise typer.BadParameter(
+            f"unknown env '{env_id}'; registered: {', '.join(ENV_IDS)}", param_hint="ENV_ID"
+        )
+    make_kwargs = _parse_kwargs(kw) | ({"sandbox": sandbox} if sandbox else {})
+    scenarios = _scenario_cycle(env_id, scenario)
+    player = _make_agent(agent)
+    summary = Table(
+        "episode", "scenario", "steps", "return", "outcome", "trajectory", title=f"{env_id} x {episodes}"
+    )
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task("episodes", total=episodes)
+        for episode in range(episodes):
+            scenario_ref = next(scenarios)
+            console.print(f"[bold]episode {episode}[/bold] scenario={scenario_ref}")
+            env = gym.make(
+                env_id, scenario=scenario_ref, **make_kwargs, **({"rewards": reward} if reward else {})
+            )
+            path = out / f"{env_id.replace('/', '_')}-{Path(scenario_ref).stem}-{episode:04d}.jsonl"
+            try:
+                trajectory = run_episode(
+                    env,
+                    player,
+                    seed=seed + episode,
+                    out=path,
+                    scenario_id=scenario_ref,
+                    env_kwargs=make_kwargs,
+                    reward_config=reward,
+                    on_step=_print_step,
+                )
+            finally:
+                env.close()
+            result = trajectory.outcome
+            console.print(f"  outcome: {_outcome_summary(result.outcome)}  return={result.total_reward:+.3f}")
+            summary.add_row(
+                str(episode),
+                scenario_ref,
+                str(result.num_steps),
+                f"{result.total_reward:+.3f}",
+                "[red]infra error[/red]" if result.infra_error else _outcome_summary(result.outcome),
+                str(path),
+            )
+            progress.advance(task)
+    console.print(summary)
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float):
+        return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+    return a == b
+
+
+@app.command()
+def replay(file: Annotated[Path, typer.Argument(help="a trajectory JSONL file")]) -> None:
+    """Re-execute a trajectory in a fresh env and report every step whose observation or reward differs."""
+    trajectory = load_trajectory(file)
+    header = trajectory.header
+    rewards = {"rewards": header.reward_config} if header.reward_config else {}
+    env = gym.make(header.env_id, scenario=header.scenario_id, **header.env_kwargs, **rewards)
+    differences = Table("step", "field", "recorded", "replayed", title=f"replay of {file}")
+    try:
+        observation, _ = env.reset(seed=header.seed)
+        if observation != header.initial_observation:
+            differences.add_row(
+                "reset", "observation", str(header.initial_observation)[:80], str(observation)[:80]
+            )
+        for recorded in trajectory.steps:
+            replayed = step_record(recorded.index, recorded.action, *env.step(recorded.action))
+            for field in ("observation", "reward", "reward_components", "terminated", "truncated"):
+                old, new = getattr(recorded, field), getattr(replayed, field)
+                same = (
+                    _same(old, new)
+                    if field != "reward_components"
+                    else (old.keys() == new.keys() and all(_same(old[k], new[k]) for k in old))
+                )
+                if not same:
+                    differences.add_row(str(recorded.index), field, str(old)[:80], str(new)[:80])
+    finally:
+        env.close()
+    if differences.row_count:
+        console.print(differences)
+        raise typer.Exit(1)
+    console.print(
+        f"[green]identical[/green]: {len(trajectory.steps)} steps of {file} replayed with the same observations and rewards"
+    )
+
+
+@app.command("list")
+def list_envs() -> None:
+    """Show the registered envs and the scenarios that ship with each."""
+    table = Table("env id", "scenarios", "examples", title=f"prm-gym {prm.__version__}")
+    for env_id in ENV_IDS:
+        ids = env_class(env_id).scenario_ids()
+        table.add_row(env_id, str(len(ids)), ", ".join(ids[:3]) + (" ..." if len(ids) > 3 else ""))
+    console.print(table)

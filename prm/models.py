@@ -1,0 +1,76 @@
+"""Typed records of prm-gym: a step, a trajectory and its JSONL lines, and the base of every scenario.
+
+A trajectory file is JSON Lines: one `TrajectoryHeader` line, one `StepRecord` line per step, and a final
+`OutcomeRecord` line (absent only when the run was cut off). Every line carries `type` so a reader can dispatch.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class TrajectoryHeader(BaseModel):
+    """What is needed to re-create the episode: env id, make() kwargs, scenario, seed, version, rewards."""
+
+    type: Literal["header"] = "header"
+    env_id: str
+    scenario_id: str
+    seed: int | None = None
+    prm_version: str
+    env_kwargs: dict[str, Any] = Field(default_factory=dict)
+    reward_config: list[str] = Field(
+        default_factory=list, description="reward specs, e.g. ['lsp', 'gated:threshold=1']"
+    )
+    initial_observation: Any = ""
+    reset_info: dict[str, Any] = Field(default_factory=dict)
+
+
+class StepRecord(BaseModel):
+    """One `env.step(action)`: the action, what came back, and the reward split into named components."""
+
+    type: Literal["step"] = "step"
+    index: int
+    action: str
+    observation: Any
+    reward: float
+    reward_components: dict[str, float] = Field(default_factory=dict)
+    terminated: bool = False
+    truncated: bool = False
+    info: dict[str, Any] = Field(default_factory=dict)
+
+
+class OutcomeRecord(BaseModel):
+    """How the episode ended: the family's outcome (e.g. `resolved`, `f1`), its return and its length."""
+
+    type: Literal["outcome"] = "outcome"
+    outcome: dict[str, Any] | None = None
+    total_reward: float = 0.0
+    num_steps: int = 0
+    infra_error: bool = False
+
+
+class Trajectory(BaseModel):
+    """A whole recorded episode, as `prm.load_trajectory` returns it."""
+
+    header: TrajectoryHeader
+    steps: list[StepRecord] = Field(default_factory=list)
+    outcome: OutcomeRecord | None = None
+
+    @property
+    def actions(self) -> list[str]:
+        return [step.action for step in self.steps]
+
+    @property
+    def rewards(self) -> list[float]:
+        return [step.reward for step in self.steps]
+
+
+class ScenarioBase(BaseModel):
+    """Fields every scenario file has. Families subclass it; unknown fields are errors, not silently ignored."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+    max_steps: int = Field(default=40, ge=1)

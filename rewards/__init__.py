@@ -1,0 +1,1 @@
+"""Reward wrappers: one process signal per module, each a `gymnasium.Wrapper`."""

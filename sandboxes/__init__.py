@@ -1,0 +1,12 @@
+"""Sandboxes: where agents' commands run. See `prm.sandboxes.base.Sandbox` for the protocol.
+
+Back ends: `DockerSandbox` (isolated container, the default where an engine answers) and `LocalSandbox`
+(a temporary directory with rlimits). `open_sandbox(kind)` picks one; `build_image` makes images offline.
+"""
+
+from prm.sandboxes.base import ExecResult, Sandbox, SandboxLimits
+from prm.sandboxes.local import LocalSandbox
+from prm.sandboxes.select import open_sandbox
+from prm.sandboxes.workspace import WorkspaceSnapshot
+
+__all__ = ["ExecResult", "LocalSandbox", "Sandbox", "SandboxLimits", "WorkspaceSnapshot", "open_sandbox"]

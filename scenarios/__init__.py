@@ -1,0 +1,1 @@
+"""Scenario packs shipped with prm-gym: one folder per family (data, not code)."""

@@ -1,0 +1,111 @@
+"""The step contract that `PrmEnv` gives every family, checked on a minimal family defined here."""
+
+import json
+
+import pytest
+from gymnasium.utils.env_checker import check_env
+from pydantic import BaseModel
+
+from prm.env import PrmEnv
+from prm.errors import SandboxError
+from prm.tools import Tool, ToolResult
+
+
+class Guess(BaseModel):
+    number: int
+
+
+class NoArgs(BaseModel):
+    pass
+
+
+class GuessEnv(PrmEnv):
+    """Guess the secret number; `crash` stands for a sandbox that dies."""
+
+    def _start(self, seed, options):
+        self.secret = int(self.np_random.integers(0, 10))
+        self.guess = None
+        return "Guess a number from 0 to 9."
+
+    def _tools(self):
+        return [
+            Tool("guess", "Submit a guess.", Guess, self._guess),
+            Tool(
+                "hint",
+                "Is the secret even?",
+                NoArgs,
+                lambda _: ToolResult(str(self.secret % 2 == 0), {"hint": 1.0}),
+            ),
+            Tool("crash", "Simulated infrastructure failure.", NoArgs, self._crash),
+        ]
+
+    def _guess(self, args):
+        self.guess = args.number
+        return ToolResult(f"guessed {args.number}", done=True)
+
+    def _crash(self, _):
+        raise SandboxError("container died")
+
+    def _grade(self):
+        return {"reward": float(self.guess == self.secret), "correct": self.guess == self.secret}
+
+    def oracle_actions(self):
+        return [json.dumps({"tool": "guess", "args": {"number": self.secret}})]
+
+
+def call(tool, **args):
+    return json.dumps({"tool": tool, "args": args})
+
+
+def test_check_env_passes():
+    check_env(GuessEnv(max_steps=5), skip_render_check=True)
+
+
+def test_info_contract_and_outcome():
+    env = GuessEnv(max_steps=5, reward_weights={"hint": -0.1})
+    env.reset(seed=3)
+    _, reward, terminated, truncated, info = env.step(call("hint"))
+    assert (reward, terminated, truncated) == (pytest.approx(-0.1), False, False)
+    assert {"reward_components", "tool", "error", "infra_error", "changed_files", "step"} <= info.keys()
+    assert info["tool"] == "hint" and info["error"] is None and info["infra_error"] is False
+    _, reward, terminated, truncated, info = env.step(env.oracle_actions()[0])
+    assert (reward, terminated, truncated) == (1.0, True, False)
+    assert info["outcome"] == {"reward": 1.0, "correct": True}
+    with pytest.raises(RuntimeError, match="reset"):
+        env.step(call("hint"))
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        ("hello", "no JSON object"),
+        (call("fly"), "unknown tool 'fly'"),
+        (call("guess", number="x"), "bad arguments"),
+    ],
+)
+def test_malformed_action_is_a_counted_step_not_an_exception(action, message):
+    env = GuessEnv(max_steps=5)
+    env.reset(seed=0)
+    observation, reward, terminated, truncated, info = env.step(action)
+    assert message in observation and message in info["error"]
+    assert info["reward_components"] == {"invalid_action": 1.0}
+    assert info["step"] == 1 and not (terminated or truncated)
+
+
+def test_step_budget_truncates_and_still_grades():
+    env = GuessEnv(max_steps=2)
+    env.reset(seed=0)
+    env.step(call("hint"))
+    _, _, terminated, truncated, info = env.step(call("hint"))
+    assert (terminated, truncated) == (False, True)
+    assert info["outcome"]["correct"] is False
+
+
+def test_infrastructure_failure_is_flagged_not_scored():
+    env = GuessEnv(max_steps=5)
+    env.reset(seed=0)
+    observation, reward, terminated, truncated, info = env.step(call("crash"))
+    assert info["infra_error"] is True and truncated and not terminated
+    assert info["outcome"] == {"reward": None, "infra_error": "container died"}
+    assert "outcome" not in info["reward_components"]
+    assert "not your fault" in observation

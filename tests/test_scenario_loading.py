@@ -1,0 +1,44 @@
+import pytest
+
+from prm.errors import ScenarioError
+from prm.models import ScenarioBase
+from prm.scenario import load_scenario, resolve_scenario, scenario_files
+
+
+class Demo(ScenarioBase):
+    question: str
+
+
+def test_loads_yaml_and_json(tmp_path):
+    (tmp_path / "a.yaml").write_text("id: a\nquestion: why?\n")
+    (tmp_path / "b.json").write_text('{"id": "b", "question": "how?", "max_steps": 3}')
+    assert load_scenario(tmp_path / "a.yaml", Demo).question == "why?"
+    assert load_scenario(tmp_path / "b.json", Demo).max_steps == 3
+    assert [p.name for p in scenario_files(tmp_path)] == ["a.yaml", "b.json"]
+
+
+@pytest.mark.parametrize(
+    ("text", "field", "reason"),
+    [
+        ("id: a\n", "question", "Field required"),
+        ("id: a\nquestion: q\ncolour: red\n", "colour", "Extra inputs are not permitted"),
+        ("id: 'has space'\nquestion: q\n", "id", "String should match pattern"),
+        ("id: a\nquestion: [unclosed\n", "<file>", "not valid YAML"),
+        ("- just a list\n", "<root>", "mapping"),
+    ],
+)
+def test_bad_file_names_file_field_and_reason(tmp_path, text, field, reason):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path, Demo)
+    assert caught.value.file == str(path)
+    assert caught.value.field == field
+    assert reason in caught.value.reason
+
+
+def test_unknown_id_and_unreadable_file(tmp_path):
+    with pytest.raises(ScenarioError, match="no 'nofamily' scenario with this id"):
+        resolve_scenario("nofamily", "does-not-exist")
+    with pytest.raises(ScenarioError, match="cannot read"):
+        load_scenario(tmp_path / "missing.yaml", Demo)
