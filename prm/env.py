@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from abc import abstractmethod
+from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -74,9 +75,12 @@ class PrmEnv(gym.Env[str, str]):
         return self.max_steps or 40
 
     @classmethod
-    def scenario_ids(cls) -> list[str]:
-        """Ids of the scenarios that ship with prm-gym for this family; `prm list` shows them."""
-        return [path.stem for path in scenario_files(packaged_scenarios(cls.scenario_family))]
+    def scenario_ids(cls, source: str | Path | None = None) -> list[str]:
+        """What `scenario=` accepts: with no `source`, the ids of the pack that ships with prm-gym for this
+        family (`prm list` shows them); with a directory, the scenario files under it (`prm run` cycles them)."""
+        if source is None:
+            return [path.stem for path in scenario_files(packaged_scenarios(cls.scenario_family))]
+        return [str(path) for path in scenario_files(source)]
 
     # --- hooks --------------------------------------------------------------------------------------
     def gold_answer(self) -> str:

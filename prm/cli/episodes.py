@@ -20,7 +20,6 @@ from prm.cli import app
 from prm.models import StepRecord
 from prm.registration import ENV_IDS, env_class
 from prm.rollout import run_episode, step_record
-from prm.scenario import scenario_files
 from prm.trajectory import load_trajectory
 
 console = Console()
@@ -52,10 +51,10 @@ def _scenario_cycle(env_id: str, scenario: str | None) -> itertools.cycle:
             raise typer.BadParameter(f"{env_id} ships no scenarios; pass --scenario", param_hint="--scenario")
         return itertools.cycle(ids[:1])
     if Path(scenario).is_dir():
-        files = scenario_files(scenario)
-        if not files:
-            raise typer.BadParameter(f"no scenario files under {scenario}", param_hint="--scenario")
-        return itertools.cycle(str(path) for path in files)
+        refs = env_class(env_id).scenario_ids(scenario)
+        if not refs:
+            raise typer.BadParameter(f"no scenarios under {scenario}", param_hint="--scenario")
+        return itertools.cycle(refs)
     return itertools.cycle([scenario])
 
 
@@ -78,7 +77,9 @@ def _outcome_summary(outcome: dict[str, Any] | None) -> str:
     if not outcome:
         return "-"
     return " ".join(
-        f"{k}={v}" for k, v in outcome.items() if isinstance(v, (bool, int, float, str)) or v is None
+        f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
+        for k, v in outcome.items()
+        if isinstance(v, (bool, int, float))
     )
 
 
@@ -108,9 +109,7 @@ def run(
     make_kwargs = _parse_kwargs(kw) | ({"sandbox": sandbox} if sandbox else {})
     scenarios = _scenario_cycle(env_id, scenario)
     player = _make_agent(agent)
-    summary = Table(
-        "episode", "scenario", "steps", "return", "outcome", "trajectory", title=f"{env_id} x {episodes}"
-    )
+    summary = Table("episode", "scenario", "steps", "return", "outcome", title=f"{env_id} x {episodes}")
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True) as progress:
         task = progress.add_task("episodes", total=episodes)
@@ -142,10 +141,10 @@ def run(
                 str(result.num_steps),
                 f"{result.total_reward:+.3f}",
                 "[red]infra error[/red]" if result.infra_error else _outcome_summary(result.outcome),
-                str(path),
             )
             progress.advance(task)
     console.print(summary)
+    console.print(f"trajectories written to {out}/")
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -1,0 +1,69 @@
+"""`prm run`, `prm replay` and `prm list`, end to end on the search-QA family (fast, no sandbox)."""
+
+from typer.testing import CliRunner
+
+from prm import load_trajectory, write_trajectory
+from prm.cli import app
+from prm.scenario import packaged_scenarios
+
+runner = CliRunner()
+
+
+def _run(tmp_path, *args):
+    result = runner.invoke(app, ["run", "prm/search-qa-v0", "--out", str(tmp_path), *args])
+    assert result.exit_code == 0, result.output
+    return result.output, sorted(tmp_path.glob("*.jsonl"), key=lambda path: path.stem[-4:])  # by episode
+
+
+def test_run_prints_step_rewards_and_writes_trajectories(tmp_path):
+    output, files = _run(tmp_path, "--episodes", "2", "--kw", "mode=distractor", "--seed", "5")
+    assert len(files) == 2
+    assert output.count("reward=+1.000") == 2 and "outcome=+1.000" in output
+    trajectory = load_trajectory(files[0])
+    assert trajectory.header.env_id == "prm/search-qa-v0"
+    assert trajectory.header.env_kwargs == {"mode": "distractor"} and trajectory.header.seed == 5
+    assert trajectory.outcome.outcome["f1"] == 1.0
+
+
+def test_run_cycles_through_a_folder_of_scenarios(tmp_path):
+    source = tmp_path / "questions.jsonl"
+    source.write_text(
+        "".join(packaged_scenarios("search_qa").joinpath("hotpotqa_dev.jsonl").open().readlines()[:2])
+    )
+    result = runner.invoke(
+        app, ["scenario", "import", "hotpotqa", str(source), "--out", str(tmp_path / "pack")]
+    )
+    assert result.exit_code == 0, result.output
+    _, files = _run(tmp_path / "runs", "--scenario", str(tmp_path / "pack"), "--episodes", "3")
+    scenario_ids = [load_trajectory(path).header.scenario_id for path in files]
+    assert len(set(scenario_ids)) == 2 and scenario_ids[0] == scenario_ids[2]
+
+
+def test_replay_reports_identical_and_catches_a_tampered_step(tmp_path):
+    _, files = _run(tmp_path / "runs", "--scenario", "5abf63f15542997ec76fd3ea")
+    result = runner.invoke(app, ["replay", str(files[0])])
+    assert result.exit_code == 0 and "identical" in result.output, result.output
+
+    trajectory = load_trajectory(files[0])
+    trajectory.steps[0].observation = "something else"
+    trajectory.steps[-1].reward = 0.25
+    tampered = write_trajectory(tmp_path / "tampered.jsonl", trajectory)
+    result = runner.invoke(app, ["replay", str(tampered)])
+    assert result.exit_code == 1
+    assert "observation" in result.output and "0.25" in result.output
+
+
+def test_list_shows_every_env_and_its_pack():
+    result = runner.invoke(app, ["list"])
+    assert result.exit_code == 0
+    assert "prm/search-qa-v0" in result.output and "600" in result.output
+    assert "prm/swe-v0" in result.output
+
+
+def test_bad_arguments_are_named(tmp_path):
+    result = runner.invoke(app, ["run", "prm/nope-v0"])
+    assert result.exit_code != 0 and "unknown env" in result.output
+    result = runner.invoke(app, ["run", "prm/search-qa-v0", "--agent", "wizard", "--out", str(tmp_path)])
+    assert result.exit_code != 0 and "unknown agent" in result.output
+    result = runner.invoke(app, ["run", "prm/search-qa-v0", "--kw", "novalue", "--out", str(tmp_path)])
+    assert result.exit_code != 0 and "KEY=VALUE" in result.output
