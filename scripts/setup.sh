@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs what prm-gym needs on a Debian machine (run as root) and starts the Docker engine if none answers.
-# Idempotent: a second run only checks. Usage: ./scripts/setup.sh [pip extras, default: dev,ml]
+# Idempotent: a second run only checks. Usage: ./scripts/setup.sh [pip extras, e.g. dev,ml; default: none]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-extras="${1:-dev,ml}"
+extras="${1:-}"
 
 need_apt=()
 command -v dockerd >/dev/null || need_apt+=(docker.io)
@@ -27,5 +27,5 @@ if [[ ",$extras," == *",ml,"* ]] && ! python3 -c "import torch" 2>/dev/null; the
   echo "[setup] pip install torch==2.13.0 (CPU)"
   python3 -m pip install -q torch==2.13.0
 fi
-echo "[setup] pip install -e .[$extras]"
-python3 -m pip install -q -e ".[$extras]"
+echo "[setup] pip install -e .${extras:+[$extras]}"
+python3 -m pip install -q -e ".${extras:+[$extras]}"

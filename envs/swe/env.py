@@ -1,0 +1,170 @@
+"""`prm/swe-v0`: fix a bug in a real Python repository inside a sandbox; graded by the repository's tests.
+
+An episode: the agent reads the bug report (the first observation, with the tool manual), uses the tools
+(`bash`, `view`, `edit`, `search`, `submit`; see `prm.envs.swe.tools`) on the repository at `/workspace`,
+and submits. Grading runs in a fork of the final sandbox: the graded test files are written there (start
+state plus the scenario's `test_patch`, over any change the agent made to them), the `fail_to_pass` and
+`pass_to_pass` tests run with pytest, and the episode is resolved when every one passes (SWE-bench's rule).
+`info["outcome"] = {"reward": 1.0 | 0.0, "resolved": bool, "tests": {id: status}}`.
+
+Construction prepares the repository on the host (cached: sdist, bug applied, git baseline; see
+`prm.envs.swe.repo`) and, for Docker, the scenario's image (`build_image(requirements)`, cached by content
+hash). Each `reset` opens a new sandbox seeded from the prepared workspace: no build per episode.
+The gold patch and the test patch never enter the agent's sandbox.
+
+Hooks for reward wrappers: `scenario`, `sandbox`, `run_tests(test_ids, apply_test_patch=True)`,
+`oracle_actions()`, `fork()`, plus `task` and `history` from `PrmEnv`.
+
+Example:
+    >>> import gymnasium as gym, prm
+    >>> env = gym.make("prm/swe-v0", scenario="toolz-groupby-key", sandbox="docker")  # doctest: +SKIP
+    >>> obs, info = env.reset(seed=0)  # doctest: +SKIP
+    >>> for action in env.unwrapped.oracle_actions():  # doctest: +SKIP
+    ...     obs, reward, terminated, truncated, info = env.step(action)
+    >>> info["outcome"]["resolved"], reward  # doctest: +SKIP
+    (True, 1.0)
+"""
+
+from __future__ import annotations
+
+import copy
+import shlex
+from pathlib import Path
+from typing import Any
+
+from prm.envs.swe.grading import TestRun, run_tests
+from prm.envs.swe.oracle import oracle_actions
+from prm.envs.swe.repo import PreparedRepo, prepare
+from prm.envs.swe.scenario import FAMILY, SweScenario, load_swe_scenario
+from prm.envs.swe.tools import SweTools
+from prm.sandboxes.base import Sandbox, SandboxLimits
+from prm.sandboxes.images import build_image
+from prm.sandboxes.select import SANDBOX_KINDS, docker_engine_problem, open_sandbox
+
+from prm.env import PrmEnv
+from prm.errors import UnknownSandboxKind
+from prm.tools import Tool
+
+
+class SweEnv(PrmEnv):
+    """Bug fixing in a real Python repository (see the module docstring).
+
+    Args:
+        scenario: a scenario id from the packaged pack, a scenario file, or a `SweScenario`.
+        sandbox: "auto" (Docker when an engine answers at construction, else local), "docker" or "local".
+        max_steps: step budget; the scenario's `max_steps` by default.
+        reward_weights: weights of reward components (default: the outcome only).
+        limits: the sandbox's resource limits.
+        render_mode: None or "ansi".
+    """
+
+    scenario_family = FAMILY
+
+    def __init__(
+        self,
+        scenario: str | Path | SweScenario,
+        sandbox: str = "auto",
+        *,
+        max_steps: int | None = None,
+        reward_weights: dict[str, float] | None = None,
+        limits: SandboxLimits | dict | None = None,
+        render_mode: str | None = None,
+    ):
+        super().__init__(max_steps=max_steps, reward_weights=reward_weights, render_mode=render_mode)
+        if sandbox not in SANDBOX_KINDS:
+            raise UnknownSandboxKind(
+                f"unknown sandbox kind {sandbox!r}; choose one of {', '.join(SANDBOX_KINDS)}"
+            )
+        self.scenario: SweScenario = (
+            scenario if isinstance(scenario, SweScenario) else load_swe_scenario(scenario)
+        )
+        self.repo: PreparedRepo = prepare(self.scenario)
+        if sandbox == "auto":  # decided once, not at every reset
+            sandbox = "docker" if docker_engine_problem() is None else "local"
+        self.sandbox_kind = sandbox
+        self.limits = SandboxLimits.model_validate(limits or {})
+        self.image = (
+            build_image(requirements=self.scenario.image_requirements) if sandbox == "docker" else None
+        )
+        self.sandbox: Sandbox | None = None
+        self._tool_set = SweTools(lambda: self.sandbox)
+
+    # --- PrmEnv ----------------------------------------------------------------------------------------
+    def _step_budget(self) -> int:
+        return self.max_steps or self.scenario.max_steps
+
+    def _start(self, seed: int | None, options: dict[str, Any]) -> str:
+        self._close_sandbox()
+        self.sandbox = open_sandbox(
+            self.sandbox_kind, image=self.image, workspace_from=self.repo.workspace, limits=self.limits
+        )
+        return (
+            f"You are working in the repository {self._repo_name()} at {self.sandbox.workspace} "
+            "(the current directory of every command). Fix the issue below by changing the source code, "
+            "then submit. Hidden tests decide whether the issue is resolved.\n\n"
+            f"<issue>\n{self.scenario.problem_statement.strip()}\n</issue>"
+        )
+
+    def _repo_name(self) -> str:
+        return self.scenario.repo.pypi or Path(self.scenario.repo.path or "").name
+
+    def _tools(self) -> list[Tool]:
+        return self._tool_set.tools()
+
+    def _grade(self) -> dict[str, Any]:
+        run = self.pytest_run(self.scenario.tests.all, apply_test_patch=True)
+        resolved = all(status == "passed" for status in run.statuses.values())
+        return {"reward": 1.0 if resolved else 0.0, "resolved": resolved, "tests": run.statuses}
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:
+        observation, info = super().reset(seed=seed, options=options)
+        info |= {"scenario_id": self.scenario.id, "sandbox": type(self.sandbox).__name__, "image": self.image}
+        return observation, info
+
+    # --- hooks -----------------------------------------------------------------------------------------
+    def run_tests(self, test_ids: list[str], apply_test_patch: bool = True) -> dict[str, bool]:
+        """Runs pytest ids in a fork of the current state (the agent's sandbox is untouched): id -> passed.
+
+        With `apply_test_patch`, the graded test files (start state plus `test_patch`) are written into the
+        fork first, as at grading."""
+        run = self.pytest_run(test_ids, apply_test_patch)
+        return {test_id: status == "passed" for test_id, status in run.statuses.items()}
+
+    def pytest_run(self, test_ids: list[str], apply_test_patch: bool = True) -> TestRun:
+        """Like `run_tests`, with pytest's statuses (`passed`, `failed`, `missing`, ...) and output."""
+        if self.sandbox is None:
+            raise RuntimeError("call reset() before running tests")
+        with self.sandbox.fork() as grading:
+            if apply_test_patch:
+                for path, text in self.repo.grading_files.items():
+                    if text is None:
+                        grading.exec(f"rm -f -- {shlex.quote(path)}", timeout=30)
+                    else:
+                        grading.write_file(path, text)
+            return run_tests(grading, list(test_ids))
+
+    def oracle_actions(self) -> list[str]:
+        """The gold patch as `edit` calls on the start state, then `submit` (hidden material: for oracles)."""
+        return oracle_actions(self.repo.start_files, self.repo.gold_files)
+
+    def fork(self) -> SweEnv:
+        """A new env on `sandbox.fork()` with this env's bookkeeping (steps, history); independent afterwards."""
+        if self.sandbox is None:
+            raise RuntimeError("call reset() before fork()")
+        clone = copy.copy(self)
+        clone.sandbox = self.sandbox.fork()
+        clone.history = list(self.history)
+        clone.reward_weights = dict(self.reward_weights)
+        clone._np_random = copy.deepcopy(self._np_random)
+        clone._tool_set = SweTools(lambda: clone.sandbox)
+        clone._tool_index = {tool.name: tool for tool in clone._tools()}
+        return clone
+
+    def close(self) -> None:
+        self._close_sandbox()
+        super().close()
+
+    def _close_sandbox(self) -> None:
+        if self.sandbox is not None:
+            self.sandbox.close()
+            self.sandbox = None

@@ -1,0 +1,129 @@
+"""`prm/swe-v0` latency benchmark: env construction, reset and step latency from a cached image.
+
+Each env figure is measured next to a baseline taken in the same run on the same image, so the ratios
+(the env's overhead) hold on any machine:
+- `make` with a cached repository and image vs the same construction's image lookup (`build_image`);
+- `reset` (close the previous sandbox, open a fresh one seeded from the prepared workspace) vs a bare
+  `DockerSandbox(image, workspace_from=...)` open plus close; target p50 < 1 s (no image build per episode);
+- `step` of `bash true` (a command plus the changed-files listing) vs a bare `sandbox.exec("true")`;
+- `step` of `view` (50 lines) vs a bare `sandbox.read_file` of the same file;
+- grading (`submit`: fork, write the test files, run pytest) vs running the same pytest command in place.
+
+Example:
+    >>> from prm.bench.swe import run_swe_bench
+    >>> rows = run_swe_bench(resets=5, steps=20)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from prm.envs.swe.env import SweEnv
+from prm.envs.swe.grading import pytest_command
+from prm.sandboxes.docker import DockerSandbox
+from prm.sandboxes.images import build_image
+
+RESET_TARGET_S = 1.0
+
+
+@dataclass(frozen=True)
+class LatencyRow:
+    """p50/p95 seconds of one measurement, with the p50 of its same-run baseline and an optional target."""
+
+    name: str
+    p50: float
+    p95: float
+    baseline_name: str
+    baseline_p50: float
+    target: str = ""
+    met: bool | None = None
+
+    @property
+    def ratio(self) -> float:
+        return self.p50 / self.baseline_p50 if self.baseline_p50 else float("nan")
+
+
+def _times(fn: Callable[[], object], n: int) -> list[float]:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _p(times: list[float], q: float) -> float:
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def _row(
+    name: str, times: list[float], baseline_name: str, baseline: list[float], target: float | None = None
+):
+    p50 = statistics.median(times)
+    met = None if target is None else p50 < target
+    return LatencyRow(
+        name,
+        p50,
+        _p(times, 0.95),
+        baseline_name,
+        statistics.median(baseline),
+        f"p50 < {target:g} s" if target else "",
+        met,
+    )
+
+
+def run_swe_bench(
+    scenario: str = "toolz-groupby-key", resets: int = 20, steps: int = 50, grades: int = 3
+) -> list[LatencyRow]:
+    """Measures the figures of the module docstring with real Docker sandboxes; returns one row each."""
+    SweEnv(scenario, sandbox="docker").close()  # builds or finds the repository and image (not timed)
+    make_times, image_times = [], []
+    for _ in range(3):
+        start = time.perf_counter()
+        env = SweEnv(scenario, sandbox="docker", max_steps=10 * (steps + grades + 10))
+        make_times.append(time.perf_counter() - start)
+        image_times += _times(lambda env=env: build_image(requirements=env.scenario.image_requirements), 1)
+        env.close()
+    rows = [_row("make (cached repo + image)", make_times, "build_image lookup", image_times)]
+    try:
+        env.reset(seed=0)
+        reset_times = _times(lambda: env.reset(seed=0), resets)
+        bare_open = _times(
+            lambda: DockerSandbox(env.image, workspace_from=env.repo.workspace).close(), resets
+        )
+        rows.append(_row("reset", reset_times, "DockerSandbox open + close", bare_open, RESET_TARGET_S))
+        bash = json.dumps({"tool": "bash", "args": {"command": "true"}})
+        rows.append(
+            _row(
+                "step bash `true`",
+                _times(lambda: env.step(bash), steps),
+                "sandbox.exec('true')",
+                _times(lambda: env.sandbox.exec("true"), steps),
+            )
+        )
+        path = env.scenario.tests.fail_to_pass[0].split("::")[0]
+        view = json.dumps({"tool": "view", "args": {"path": path, "start_line": 1, "end_line": 50}})
+        rows.append(
+            _row(
+                "step view (50 lines)",
+                _times(lambda: env.step(view), steps),
+                "sandbox.read_file",
+                _times(lambda: env.sandbox.read_file(path), steps),
+            )
+        )
+        submit = json.dumps({"tool": "submit", "args": {}})
+        grade_times = []
+        for _ in range(grades):
+            env.reset(seed=0)
+            grade_times += _times(lambda: env.step(submit), 1)
+        command = pytest_command(env.scenario.tests.all)
+        in_place = _times(lambda: env.sandbox.exec(command, timeout=300), grades)
+        rows.append(_row("grade (submit)", grade_times, "pytest in place", in_place))
+    finally:
+        env.close()
+    return rows
