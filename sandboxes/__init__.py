@@ -5,8 +5,20 @@ Back ends: `DockerSandbox` (isolated container, the default where an engine answ
 """
 
 from prm.sandboxes.base import ExecResult, Sandbox, SandboxLimits
+from prm.sandboxes.docker import DockerSandbox
+from prm.sandboxes.images import build_base_image, build_image
 from prm.sandboxes.local import LocalSandbox
 from prm.sandboxes.select import open_sandbox
 from prm.sandboxes.workspace import WorkspaceSnapshot
 
-__all__ = ["ExecResult", "LocalSandbox", "Sandbox", "SandboxLimits", "WorkspaceSnapshot", "open_sandbox"]
+__all__ = [
+    "DockerSandbox",
+    "ExecResult",
+    "LocalSandbox",
+    "Sandbox",
+    "SandboxLimits",
+    "WorkspaceSnapshot",
+    "build_base_image",
+    "build_image",
+    "open_sandbox",
+]

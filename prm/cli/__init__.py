@@ -14,5 +14,14 @@ app.add_typer(scenario_app, name="scenario")
 app.add_typer(image_app, name="image")
 app.add_typer(bench_app, name="bench")
 
-# Command modules register themselves on the apps above when imported.
-from prm.cli import episodes  # noqa: E402,F401
+# Command modules register their verbs on the apps above when imported.
+from prm.cli import (  # noqa: E402, F401
+    bench_sandbox,
+    bench_search,
+    bench_swe,
+    episodes,
+    image,
+    rewards,
+    scenario_import,
+    scenario_validate,
+)

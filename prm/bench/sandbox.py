@@ -1,0 +1,146 @@
+"""Sandbox latency benchmark: container start, exec round trip against `docker exec`, fork, snapshot/restore.
+
+Every figure is measured in the same run as its baseline, so the ratios hold on any machine:
+- exec round trip of `true` through `DockerSandbox.exec` vs the `docker exec <ctr> true` CLI (target <= 0.2x)
+  and vs the docker SDK's `exec_run` (for information);
+- fork of a sandbox with a 100 MB workspace (target < 0.5 s) into a new container and into a prestarted
+  spare, vs a plain host copy of that workspace;
+- container start (until the helper answers), snapshot and restore of the 100 MB workspace.
+
+Example:
+    >>> from prm.bench.sandbox import run_sandbox_bench
+    >>> rows = run_sandbox_bench(exec_n=50)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+
+from prm.sandboxes.docker import DockerSandbox, close_spares
+from prm.sandboxes.local import LocalSandbox
+from prm.sandboxes.workspace import copy_tree, new_root
+
+
+@dataclass(frozen=True)
+class BenchRow:
+    """One measurement: median seconds, and optionally a baseline measured in the same run and a target."""
+
+    name: str
+    seconds: float
+    baseline_name: str = ""
+    baseline_seconds: float | None = None
+    target: str = ""
+    met: bool | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        return self.seconds / self.baseline_seconds if self.baseline_seconds else None
+
+
+def _median(fn: Callable[[], object], n: int) -> float:
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _timed_then(fn: Callable[[], object], cleanup: Callable[[object], object], n: int) -> list[float]:
+    """Times of `n` calls of `fn`, each followed (untimed) by `cleanup(result)`."""
+    times = []
+    for _ in range(n):
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+        cleanup(result)
+    return times
+
+
+def _make_workspace(path: Path, megabytes: int) -> None:
+    """`megabytes` files of 1 MB random bytes in a few folders, plus 1000 small files."""
+    for i in range(megabytes):
+        folder = path / f"d{i % 10}"
+        folder.mkdir(exist_ok=True)
+        (folder / f"blob{i}.bin").write_bytes(os.urandom(1 << 20))
+    for i in range(1000):
+        (path / f"d{i % 10}" / f"small{i}.py").write_text(f"x = {i}\n")
+
+
+def run_sandbox_bench(
+    exec_n: int = 300, cli_n: int = 30, fork_n: int = 5, workspace_mb: int = 100
+) -> list[BenchRow]:
+    """Measure and return the rows (needs a Docker engine and the base image, built when missing)."""
+    rows: list[BenchRow] = []
+    scratch = new_root("prm-bench-")
+    try:
+        started: list[DockerSandbox] = []
+        start_s = _median(lambda: started.append(DockerSandbox()), fork_n)
+        close_s = _median(lambda: started.pop().close(), fork_n)
+        rows.append(BenchRow("container start (helper ready)", start_s))
+        rows.append(BenchRow("container close (removed)", close_s))
+
+        with DockerSandbox() as sb:
+            ctr = sb.container_id
+            sb.exec("true")
+            exec_s = _median(lambda: sb.exec("true"), exec_n)
+            cli_s = _median(lambda: subprocess.run(["docker", "exec", ctr, "true"], check=True), cli_n)
+            client = docker.from_env()
+            container = client.containers.get(ctr)
+            sdk_s = _median(lambda: container.exec_run("true"), cli_n)
+            client.close()
+        rows.append(
+            BenchRow(
+                "exec `true` round trip", exec_s, "`docker exec` CLI", cli_s, "<= 0.2x", exec_s <= 0.2 * cli_s
+            )
+        )
+        rows.append(BenchRow("exec `true` round trip", exec_s, "docker SDK exec_run", sdk_s))
+        with LocalSandbox() as local:
+            rows.append(BenchRow("LocalSandbox exec `true`", _median(lambda: local.exec("true"), exec_n)))
+
+        source = scratch / "workspace"
+        source.mkdir()
+        _make_workspace(source, workspace_mb)
+
+        os.sync()
+
+        def host_copy() -> Path:
+            dest = Path(tempfile.mkdtemp(dir=scratch))
+            copy_tree(source, dest)
+            return dest
+
+        copy_s = statistics.median(_timed_then(host_copy, shutil.rmtree, fork_n))
+
+        def close_and_prestart(forked: DockerSandbox) -> None:
+            forked.close()
+            sb.prestart_fork(wait=True)
+
+        with DockerSandbox(workspace_from=source) as sb:
+            cold_s = statistics.median(
+                _timed_then(lambda: sb.fork(use_spare=False), DockerSandbox.close, fork_n)
+            )
+            sb.prestart_fork(wait=True)
+            warm_s = statistics.median(_timed_then(sb.fork, close_and_prestart, fork_n))
+            close_spares()
+            snap = sb.snapshot()
+            snapshot_s = _median(sb.snapshot, fork_n)
+            restore_s = _median(lambda: sb.restore(snap), fork_n)
+        baseline = "host copy of the workspace"
+        label = f"fork, {workspace_mb} MB workspace"
+        rows.append(BenchRow(f"{label}, new container", cold_s, baseline, copy_s, "< 0.5 s", cold_s < 0.5))
+        rows.append(BenchRow(f"{label}, prestarted spare", warm_s, baseline, copy_s, "< 0.5 s", warm_s < 0.5))
+        rows.append(BenchRow(f"snapshot ({workspace_mb} MB)", snapshot_s))
+        rows.append(BenchRow(f"restore ({workspace_mb} MB)", restore_s))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return rows

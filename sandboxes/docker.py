@@ -1,0 +1,407 @@
+"""`DockerSandbox`: an isolated container on the docker SDK, with a fast command channel.
+
+The container has no network (`network_mode="none"`), memory, CPU and pids limits, every capability dropped,
+`no-new-privileges`, runs as uid 1000 on a read-only root file system with a private tmpfs `/tmp`, and sees
+the workspace as `/workspace`: a host directory bind-mounted read-write. Writes anywhere else fail.
+
+Commands do not go through `docker exec` (tens of milliseconds each). The container's main process is a
+small helper (`prm.sandboxes.runner`, whose source is sent in over stdin, so the image needs only python3)
+attached through one persistent socket: each `exec` writes one JSON request and reads one JSON reply, so a
+round trip costs well under a millisecond plus the command itself. The helper runs each command with
+`setsid`, kills its whole process group at the timeout (the sandbox stays usable), caps output per stream
+and marks the cut.
+
+Because the workspace lives on the host, file operations, `snapshot()`, `restore()` and `fork()` are host
+file operations: a fork copies the workspace directory into a new container of the same image. After the
+first fork (or `prestart_fork()`), a spare container per configuration is kept started in the background,
+so later forks cost only the copy (`close_spares()` removes the spares; they also go at interpreter exit).
+Snapshots cover the workspace (the only persistent writable place; `/tmp` is scratch).
+
+Every call has an explicit timeout. If the container dies or the helper stops answering, the call raises
+`SandboxError` (an infrastructure failure) and every later call does too.
+
+Example:
+    >>> from prm.sandboxes.docker import DockerSandbox
+    >>> with DockerSandbox() as sb:  # the base image; built on first use (a few minutes)
+    ...     sb.write_file("x.py", "print(6 * 7)")
+    ...     sb.exec("python3 x.py").stdout
+    '42\\n'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import json
+import socket
+import struct
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+from typing import Self
+
+import docker
+from docker.errors import DockerException, ImageNotFound
+from docker.types import LogConfig, Ulimit
+from prm.sandboxes import runner
+from prm.sandboxes.base import ExecResult, SandboxLimits
+from prm.sandboxes.images import AGENT_UID, build_base_image
+from prm.sandboxes.local import check_command
+from prm.sandboxes.workspace import HostWorkspace, WorkspaceSnapshot, new_root
+
+from prm.errors import SandboxError, SandboxUnavailable
+
+WORKSPACE = "/workspace"
+API_TIMEOUT_S = 60.0
+"""Timeout of every docker API call."""
+START_TIMEOUT_S = 30.0
+"""How long a new container's helper may take to say it is ready."""
+REPLY_MARGIN_S = 15.0
+"""How long past a command's own timeout the helper may take to answer before the sandbox counts as dead."""
+SEND_TIMEOUT_S = 10.0
+"""How long writing one request to the helper may take."""
+TMPFS_SIZE = "512m"
+RUNNER_SOURCE = inspect.getsource(runner)
+BOOTSTRAP = "import sys, json; exec(json.loads(sys.stdin.buffer.readline()))"
+"""The container's main process: reads the helper's source as the first JSON line on stdin and runs it."""
+
+
+def _cleanup(client: docker.DockerClient, container_id: str | None, ws: HostWorkspace) -> None:
+    if container_id is not None:
+        with contextlib.suppress(DockerException):
+            client.api.remove_container(container_id, force=True)
+    ws.remove()
+    client.close()
+
+
+class _Channel:
+    """The attach socket of the helper: JSON lines out on stdin, docker's multiplexed frames back."""
+
+    def __init__(self, sock: socket.socket):
+        self.sock = sock
+        self.buf = bytearray()
+        self.stdout = bytearray()
+        self.stderr = bytearray()
+
+    def send(self, message: object) -> None:
+        self.sock.settimeout(SEND_TIMEOUT_S)
+        self.sock.sendall(json.dumps(message).encode() + b"\n")
+
+    def receive(self, deadline: float) -> dict:
+        """The next JSON line from the helper's stdout; raises TimeoutError or EOFError."""
+        scanned = 0
+        while (newline := self.stdout.find(b"\n", scanned)) < 0:
+            scanned = len(self.stdout)
+            self._read_frames(deadline)
+        line = bytes(self.stdout[:newline])
+        del self.stdout[: newline + 1]
+        return json.loads(line)
+
+    def _read_frames(self, deadline: float) -> None:
+        """Receive data and move every complete frame's payload to `stdout` or `stderr`."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        self.sock.settimeout(remaining)
+        try:
+            data = self.sock.recv(1 << 20)
+        except TimeoutError:
+            raise
+        except OSError as exc:
+            raise EOFError(str(exc)) from exc
+        if not data:
+            raise EOFError("the helper's stream closed")
+        self.buf += data
+        start = 0
+        while len(self.buf) - start >= 8:
+            stream, size = self.buf[start], struct.unpack_from(">L", self.buf, start + 4)[0]
+            if len(self.buf) - start < 8 + size:
+                break
+            payload = self.buf[start + 8 : start + 8 + size]
+            if stream == 2:
+                self.stderr = (self.stderr + payload)[-4000:]
+            else:
+                self.stdout += payload
+            start += 8 + size
+        del self.buf[:start]
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+class _Spares:
+    """Fresh sandboxes started in the background, at most one per (image, limits, env), for fast forks.
+
+    Holds spares for the `MAX_KEYS` most recently forked configurations; older spares are closed.
+    """
+
+    MAX_KEYS = 4
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: dict[tuple, Future] = {}
+        self._executor = ThreadPoolExecutor(2, thread_name_prefix="prm-spare")
+
+    def take(self, key: tuple, start: Callable[[], DockerSandbox]) -> DockerSandbox | None:
+        """A ready spare for `key` (starting the next one), or None when none is ready yet."""
+        with self._lock:
+            future = self._pending.pop(key, None)
+            if future is not None and not future.done():
+                self._pending[key] = future
+                return None
+            self._submit(key, start)
+        if future is None or future.exception() is not None:
+            return None
+        return future.result()
+
+    def ensure(self, key: tuple, start: Callable[[], DockerSandbox], wait: bool) -> None:
+        with self._lock:
+            future = self._pending.get(key)
+            if future is None or (future.done() and future.exception() is not None):
+                future = self._submit(key, start)
+        if wait:
+            future.exception()
+
+    def _submit(self, key: tuple, start: Callable[[], DockerSandbox]) -> Future:
+        self._pending[key] = future = self._executor.submit(start)
+        while len(self._pending) > self.MAX_KEYS:
+            oldest = self._pending.pop(next(iter(self._pending)))
+            oldest.add_done_callback(_close_spare)
+        return future
+
+    def close_all(self) -> None:
+        """Close every spare (they are also removed when the interpreter exits)."""
+        with self._lock:
+            pending, self._pending = list(self._pending.values()), {}
+        for future in pending:
+            future.add_done_callback(_close_spare)
+            future.exception()
+
+
+def _close_spare(future: Future) -> None:
+    if future.exception() is None:
+        future.result().close()
+
+
+_SPARES = _Spares()
+close_spares = _SPARES.close_all
+
+
+class DockerSandbox:
+    """A sandbox in a fresh container of `image` (the base image by default), closed with `close()`.
+
+    Args:
+        image: a local image tag (see `prm.sandboxes.images.build_image`); the base image when None.
+        workspace_from: a host directory copied into `/workspace` at start.
+        limits: resource limits; `SandboxLimits()` by default.
+        env: extra environment variables for every command.
+    """
+
+    def __init__(
+        self,
+        image: str | None = None,
+        *,
+        workspace_from: str | Path | None = None,
+        limits: SandboxLimits | None = None,
+        env: dict[str, str] | None = None,
+        _workspace: HostWorkspace | None = None,
+    ):
+        self.limits = limits or SandboxLimits()
+        self.extra_env = dict(env or {})
+        self.workspace = WORKSPACE
+        try:
+            self._client = docker.from_env(timeout=API_TIMEOUT_S)
+        except DockerException as exc:
+            raise SandboxUnavailable(f"DockerSandbox needs a Docker engine, and none answers: {exc}") from exc
+        self.image = image or build_base_image()
+        try:
+            self._client.images.get(self.image)
+        except ImageNotFound as exc:
+            self._client.close()
+            raise SandboxError(
+                f"image {self.image!r} does not exist; build it with prm.sandboxes.images.build_image() "
+                "or `prm image build`"
+            ) from exc
+        owner = (AGENT_UID, AGENT_UID)
+        self._ws = _workspace or HostWorkspace.create(
+            new_root("prm-docker-"), visible_root=WORKSPACE, seed=workspace_from, owner=owner
+        )
+        self._lock = threading.Lock()
+        self._broken: str | None = None
+        self._next_id = 0
+        self._container = None
+        self._channel: _Channel | None = None
+        self._finalizer = weakref.finalize(self, _cleanup, self._client, None, self._ws)
+        self._start()
+
+    def _start(self) -> None:
+        mb = 1024 * 1024
+        environment = {"HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", **self.extra_env}
+        try:
+            self._container = self._client.containers.create(
+                self.image,
+                command=["python3", "-u", "-c", BOOTSTRAP],
+                user=f"{AGENT_UID}:{AGENT_UID}",
+                working_dir=WORKSPACE,
+                environment=environment,
+                network_mode="none",
+                mem_limit=f"{self.limits.memory_mb}m",
+                memswap_limit=f"{self.limits.memory_mb}m",
+                nano_cpus=int(self.limits.cpus * 1e9),
+                pids_limit=self.limits.pids,
+                cap_drop=["ALL"],
+                security_opt=["no-new-privileges"],
+                read_only=True,
+                tmpfs={"/tmp": f"rw,nosuid,nodev,size={TMPFS_SIZE},mode=1777"},
+                volumes={str(self._ws.dir): {"bind": WORKSPACE, "mode": "rw"}},
+                ulimits=[
+                    Ulimit(
+                        name="fsize", soft=self.limits.file_size_mb * mb, hard=self.limits.file_size_mb * mb
+                    ),
+                    Ulimit(name="core", soft=0, hard=0),
+                ],
+                init=True,
+                stdin_open=True,
+                log_config=LogConfig(type="none"),
+                labels={"prm.sandbox": "1"},
+            )
+            self._finalizer.detach()
+            self._finalizer = weakref.finalize(self, _cleanup, self._client, self._container.id, self._ws)
+            sock = self._container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
+            self._channel = _Channel(getattr(sock, "_sock", sock))
+            self._container.start()
+            self._channel.send(RUNNER_SOURCE)
+        except (DockerException, OSError) as exc:
+            self.close()
+            raise SandboxError(f"starting a container from {self.image!r} failed: {exc}") from exc
+        try:
+            self._channel.receive(time.monotonic() + START_TIMEOUT_S)
+        except (TimeoutError, EOFError, ValueError) as exc:
+            what = f"the sandbox helper did not start in {self.image!r} (it needs python3 on PATH; {type(exc).__name__})"
+            reason = self._why_dead(what)
+            self.close()
+            raise SandboxError(reason) from exc
+
+    def _why_dead(self, what: str) -> str:
+        state = "unknown"
+        try:
+            self._container.reload()
+            s = self._container.attrs["State"]
+            state = f"status={s['Status']} exit_code={s['ExitCode']} oom_killed={s['OOMKilled']}"
+        except (DockerException, AttributeError):
+            state = "container gone"
+        stderr = self._channel.stderr.decode(errors="replace").strip()[-1000:] if self._channel else ""
+        return f"{what}; container {state}" + (f"; helper stderr: {stderr}" if stderr else "")
+
+    def _check_usable(self) -> None:
+        if self._channel is None:
+            raise SandboxError("this DockerSandbox is closed")
+        if self._broken:
+            raise SandboxError(f"this DockerSandbox is broken: {self._broken}")
+
+    def exec(self, cmd: str, timeout: float | None = None) -> ExecResult:
+        check_command(cmd, timeout)
+        timeout = timeout or self.limits.default_timeout_s
+        with self._lock:
+            self._check_usable()
+            self._next_id += 1
+            request = {"id": self._next_id, "cmd": cmd, "timeout": timeout}
+            request |= {"cap": self.limits.output_cap_bytes, "cwd": WORKSPACE}
+            try:
+                self._channel.send(request)
+                reply = self._channel.receive(time.monotonic() + timeout + REPLY_MARGIN_S)
+            except (TimeoutError, EOFError, OSError, ValueError) as exc:
+                self._broken = self._why_dead(f"the sandbox helper stopped answering ({type(exc).__name__})")
+                raise SandboxError(self._broken) from exc
+        if reply.get("id") != request["id"] or "error" in reply:
+            self._broken = f"the sandbox helper failed: {reply.get('error', 'reply out of order')}"
+            raise SandboxError(self._broken)
+        if "spawn_error" in reply:
+            return ExecResult(126, "", f"prm: could not start the command: {reply['spawn_error']}\n", 0.0)
+        return ExecResult(**{k: reply[k] for k in runner.RESULT_FIELDS})
+
+    def read_file(self, path: str) -> bytes:
+        self._check_usable()
+        return self._ws.read(path)
+
+    def write_file(self, path: str, data: bytes | str) -> None:
+        self._check_usable()
+        self._ws.write(path, data)
+
+    def list_dir(self, path: str = ".") -> list[str]:
+        self._check_usable()
+        return self._ws.list(path)
+
+    def snapshot(self) -> WorkspaceSnapshot:
+        self._check_usable()
+        return self._ws.snapshot()
+
+    def restore(self, snapshot: object) -> None:
+        self._check_usable()
+        self._ws.restore(snapshot)
+
+    def fork(self, *, use_spare: bool = True) -> DockerSandbox:
+        """A new sandbox (new container, same image, limits and env) with a copy of this workspace.
+
+        With `use_spare`, a fresh container started in the background by an earlier `fork()` or
+        `prestart_fork()` is used when one is ready, so the fork costs only the workspace copy; the next spare
+        is then started in the background. Otherwise the copy runs while a new container starts.
+        """
+        self._check_usable()
+        if use_spare:
+            spare = _SPARES.take(self._spare_key(), self._start_spare)
+            if spare is not None:
+                try:
+                    self._ws.copy_into(spare._ws)
+                except BaseException:
+                    spare.close()
+                    raise
+                return spare
+        clone = self._ws.clone(new_root("prm-docker-"), visible_root=WORKSPACE, fill=False)
+        with ThreadPoolExecutor(1) as pool:
+            copying = pool.submit(self._ws.copy_into, clone)
+            try:
+                forked = DockerSandbox(self.image, limits=self.limits, env=self.extra_env, _workspace=clone)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    copying.result()
+                clone.remove()
+                raise
+            try:
+                copying.result()
+            except BaseException:
+                forked.close()
+                raise
+        return forked
+
+    def prestart_fork(self, wait: bool = False) -> None:
+        """Start a spare container for this sandbox's next `fork()` in the background (or wait for it)."""
+        self._check_usable()
+        _SPARES.ensure(self._spare_key(), self._start_spare, wait=wait)
+
+    def _spare_key(self) -> tuple:
+        return (self.image, self.limits.model_dump_json(), tuple(sorted(self.extra_env.items())))
+
+    def _start_spare(self) -> DockerSandbox:
+        return DockerSandbox(self.image, limits=self.limits, env=self.extra_env)
+
+    @property
+    def container_id(self) -> str | None:
+        return self._container.id if self._container is not None else None
+
+    def close(self) -> None:
+        """Remove the container and the host workspace (with its snapshots). Safe to call twice."""
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        self._finalizer()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,64 @@
+"""Pick a sandbox back end by name: `open_sandbox("auto" | "docker" | "local", **kwargs)`.
+
+"auto" uses Docker when an engine answers a quick ping and the local back end otherwise, and logs one line
+(logger `prm.sandboxes`) saying which. "docker" without an engine raises `SandboxUnavailable`; any other
+name raises `UnknownSandboxKind`.
+
+Example:
+    >>> from prm.sandboxes import open_sandbox
+    >>> with open_sandbox("local") as sb:
+    ...     sb.exec("echo ok").stdout
+    'ok\\n'
+"""
+
+from __future__ import annotations
+
+import logging
+
+from prm.sandboxes.base import Sandbox
+
+from prm.errors import SandboxUnavailable, UnknownSandboxKind
+
+log = logging.getLogger("prm.sandboxes")
+
+SANDBOX_KINDS = ("auto", "docker", "local")
+PING_TIMEOUT_S = 3.0
+
+
+def docker_engine_problem(timeout: float = PING_TIMEOUT_S) -> str | None:
+    """None when a Docker engine answers a ping within `timeout` seconds, else why not (one line)."""
+    import docker
+    from docker.errors import DockerException
+
+    try:
+        client = docker.from_env(timeout=timeout)
+        try:
+            client.ping()
+        finally:
+            client.close()
+    except (DockerException, OSError) as exc:
+        return f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    return None
+
+
+def open_sandbox(kind: str = "auto", **kwargs) -> Sandbox:
+    """Open a sandbox of back end `kind`; kwargs go to its constructor (`image`, `workspace_from`, `limits`, `env`)."""
+    if kind not in SANDBOX_KINDS:
+        raise UnknownSandboxKind(f"unknown sandbox kind {kind!r}; choose one of {', '.join(SANDBOX_KINDS)}")
+    if kind in ("auto", "docker"):
+        problem = docker_engine_problem()
+        if problem is None:
+            from prm.sandboxes.docker import DockerSandbox
+
+            if kind == "auto":
+                log.warning("sandbox=auto: using Docker (an engine answered)")
+            return DockerSandbox(**kwargs)
+        if kind == "docker":
+            raise SandboxUnavailable(
+                f"sandbox='docker' was requested but no Docker engine answers ({problem}); start dockerd "
+                "(e.g. `dockerd --bridge=none --iptables=false`), check DOCKER_HOST, or use sandbox='local'"
+            )
+        log.warning("sandbox=auto: using LocalSandbox (no Docker engine answers: %s)", problem)
+    from prm.sandboxes.local import LocalSandbox
+
+    return LocalSandbox(**kwargs)
