@@ -15,7 +15,7 @@ configuration:
    downloading anything (pass `refresh=True` to resolve the requirements again).
 
 Every build holds a file lock per tag, shows progress with rich, and on failure raises `ImageBuildError`
-naming the failed step with the tail of its log (full logs under `~/.cache/prm/build-logs/`).
+naming the failed step with the tail of its log (full logs under `~/.cache/prm-gym/images/build-logs/`).
 
 Example:
     >>> from prm.sandboxes.images import build_image
@@ -48,6 +48,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from prm.errors import ImageBuildError
+from prm.paths import cache_dir
 
 SUITE = "bookworm"
 BASE_PACKAGES = ("python3", "python3-pip", "python3-venv", "git", "ca-certificates", "patch", "procps")
@@ -69,13 +70,6 @@ STEP_TIMEOUT_S = 1800
 LOG_TAIL_LINES = 25
 
 _console = Console(stderr=True)
-
-
-def cache_dir() -> Path:
-    """Where build logs and locks live (`$XDG_CACHE_HOME/prm`, default `~/.cache/prm`)."""
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "prm"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 def _hash(obj: object) -> str:
@@ -104,7 +98,7 @@ def _safe_name(tag: str) -> str:
 @contextlib.contextmanager
 def _lock(tag: str) -> Iterator[None]:
     """Serialise builds of one tag across processes (tests and envs may build the same image at once)."""
-    path = cache_dir() / "locks" / f"{_safe_name(tag)}.lock"
+    path = cache_dir("images", "locks") / f"{_safe_name(tag)}.lock"
     path.parent.mkdir(exist_ok=True)
     with open(path, "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX)
@@ -128,7 +122,7 @@ class _Build:
     def __init__(self, tag: str, progress: Progress):
         self.tag = tag
         self.progress = progress
-        self.logs = cache_dir() / "build-logs" / _safe_name(tag)
+        self.logs = cache_dir("images", "build-logs") / _safe_name(tag)
         self.logs.mkdir(parents=True, exist_ok=True)
         self.task: TaskID = progress.add_task(f"{tag}: starting", total=None)
 

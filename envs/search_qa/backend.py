@@ -47,6 +47,7 @@ from typing import Protocol, runtime_checkable
 import bm25s
 import numpy as np
 
+from prm import paths
 from prm.errors import ScenarioError
 
 _STOPWORDS = "en"
@@ -82,11 +83,6 @@ class SearchBackend(Protocol):
     def get(self, doc_id: str) -> Document:
         """The document with this id; raises `KeyError` when there is none."""
         ...
-
-
-def cache_root() -> Path:
-    """prm-gym's cache folder: `$PRM_CACHE_DIR`, else `~/.cache/prm-gym`."""
-    return Path(os.environ.get("PRM_CACHE_DIR") or Path.home() / ".cache" / "prm-gym")
 
 
 def read_corpus(path: str | Path) -> list[Document]:
@@ -128,7 +124,7 @@ def write_corpus(path: str | Path, documents: Iterable[Document]) -> None:
 class BM25Backend:
     """The default search engine: a bm25s BM25 index over a list of `Document`s, built lazily, cached on disk.
 
-    `cache_dir` is the cache root (default `cache_root()`); `None` keeps the index in memory only (used for the
+    `cache_dir` is the cache root (default `prm.paths.cache_dir()`); `None` keeps the index in memory only (used for the
     10-paragraph indexes of distractor mode). The index is built once per instance, thread-safely, on the first
     `search` (or an explicit `ensure_index()`); `built_from_cache` then says whether it was loaded from disk.
     """
@@ -141,7 +137,7 @@ class BM25Backend:
         if len(self._by_id) != len(self.documents):
             raise ValueError("BM25Backend: document ids must be unique")
         self._cache_root = (
-            cache_root() if cache_dir == "default" else (Path(cache_dir) if cache_dir else None)
+            paths.cache_dir() if cache_dir == "default" else (Path(cache_dir) if cache_dir else None)
         )
         self._lock = threading.Lock()
         self._retriever: bm25s.BM25 | None = None

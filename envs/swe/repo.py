@@ -42,6 +42,7 @@ from prm.envs.swe.patches import PatchDoesNotApply, apply_patch, patch_paths
 from prm.envs.swe.scenario import SweScenario
 
 from prm.errors import ScenarioError
+from prm.paths import cache_dir
 
 _IGNORED = shutil.ignore_patterns(".git", "__pycache__", "*.pyc", "*.pyo", ".pytest_cache")
 _START_TIME = 946684800  # 2000-01-01T00:00:00Z: every file of a start workspace has this mtime
@@ -54,14 +55,6 @@ _GIT_IDENTITY = {
     "GIT_AUTHOR_DATE": "2000-01-01T00:00:00Z",
     "GIT_COMMITTER_DATE": "2000-01-01T00:00:00Z",
 }
-
-
-def cache_root() -> Path:
-    """The SWE family's cache folder: `$PRM_CACHE_DIR/swe`, default `~/.cache/prm-gym/swe`."""
-    base = Path(os.environ.get("PRM_CACHE_DIR") or Path.home() / ".cache" / "prm-gym")
-    root = base / "swe"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
 
 
 @dataclass(frozen=True)
@@ -134,13 +127,13 @@ def _extract(archive: Path, into: Path) -> Path:
 
 def _pristine_pypi(scenario: SweScenario) -> Path:
     name, version = scenario.repo.name_version
-    target = cache_root() / "src" / f"{name.lower()}-{version}"
+    target = cache_dir("swe") / "src" / f"{name.lower()}-{version}"
     if target.is_dir():
         return target
-    sdists = cache_root() / "sdists" / f"{name.lower()}-{version}"
+    sdists = cache_dir("swe") / "sdists" / f"{name.lower()}-{version}"
     archive = next(iter(sorted(sdists.glob("*"))), None) if sdists.is_dir() else None
     if archive is None:
-        tmp = Path(tempfile.mkdtemp(dir=cache_root(), prefix=".sdist-"))
+        tmp = Path(tempfile.mkdtemp(dir=cache_dir("swe"), prefix=".sdist-"))
         try:
             _download_sdist(scenario, tmp)
         except BaseException:
@@ -205,7 +198,7 @@ def _uniform_mtimes(root: Path) -> None:
 def _start_workspace(scenario: SweScenario, pristine: Path, source_key: str) -> Path:
     recipe = f"{_WORKSPACE_RECIPE}\0{source_key}\0{scenario.bug_patch}"
     key = hashlib.sha256(recipe.encode()).hexdigest()[:16]
-    target = cache_root() / "workspaces" / key
+    target = cache_dir("swe") / "workspaces" / key
     if target.is_dir():
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
