@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
+from collections.abc import Sequence
+from typing import Any
 
 import gymnasium as gym
+from gymnasium.envs.registration import load_env_creator
 
 ENV_IDS: dict[str, str] = {
     # env id -> entry point; a family adds its line here when it lands.
+    "prm/search-qa-v0": "prm.envs.search_qa.env:SearchQAEnv",
+    "prm/swe-v0": "prm.envs.swe.env:SweEnv",
 }
 
 
@@ -17,7 +23,22 @@ def env_class(env_id: str) -> type:
     return getattr(importlib.import_module(module), name)
 
 
+def make_with_rewards(entry_point: str, *, rewards: Sequence[str] = (), **kwargs: Any) -> gym.Env:
+    """Builds the env at `entry_point`, wrapped with the reward specs in `rewards` (`prm.rewards.spec`):
+    this is what makes `gym.make("prm/...", rewards=["lsp", "gated:threshold=1"])` work."""
+    env = load_env_creator(entry_point)(**kwargs)
+    if not rewards:
+        return env
+    from prm.rewards.spec import apply_rewards
+
+    return apply_rewards(env, rewards)
+
+
 def register_envs() -> None:
     for env_id, entry_point in ENV_IDS.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=entry_point, disable_env_checker=True)
+            gym.register(
+                id=env_id,
+                entry_point=functools.partial(make_with_rewards, entry_point),
+                disable_env_checker=True,
+            )

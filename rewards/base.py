@@ -1,0 +1,70 @@
+"""`StepSignal`: the base of every process-signal wrapper, which holds the reward bookkeeping in one place.
+
+A signal computes one value per step (`_value`), writes it to `info["reward_components"][name]` and adds
+`weight * value` to the reward. Two more `info` keys make signals composable with the aggregators outside them:
+
+- `env_reward`: the reward of the bare env at this step (set by the innermost wrapper, before any signal);
+- `process_reward`: the sum of `weight * value` over the signals of this step (what gating, clipping and
+  min-form credit act on). `reward == env_reward + process_reward` below the aggregators.
+
+A `_value` of `None` means "not scored this step" (e.g. an infrastructure failure of the signal itself:
+then the step is flagged `infra_error` and no component is written, so it never reads as a zero).
+
+>>> import gymnasium as gym
+>>> class StepCount(StepSignal):
+...     name = "step_count"
+...     def _value(self, action, observation, info):
+...         return 1.0
+>>> env = StepCount(gym.make("CartPole-v1"), weight=0.5)
+>>> _ = env.reset(seed=0)
+>>> _, reward, *_, info = env.step(0)
+>>> reward, info["reward_components"]["step_count"], info["process_reward"]
+(1.5, 1.0, 0.5)
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import gymnasium as gym
+
+
+def ensure_reward_info(info: dict[str, Any], reward: float) -> dict[str, Any]:
+    """A copy of `info` with `reward_components`, `env_reward` and `process_reward` present."""
+    info = dict(info)
+    info["reward_components"] = dict(info.get("reward_components") or {})
+    info.setdefault("env_reward", float(reward))
+    info.setdefault("process_reward", 0.0)
+    return info
+
+
+class StepSignal(gym.Wrapper):
+    """Base class of process-signal wrappers: subclasses set `name` and implement `_value`."""
+
+    name: ClassVar[str]
+
+    def __init__(self, env: gym.Env, *, weight: float = 1.0):
+        super().__init__(env)
+        self.weight = float(weight)
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
+        observation, info = self.env.reset(seed=seed, options=options)
+        self._on_reset(observation, info)
+        return observation, info
+
+    def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        info = ensure_reward_info(info, reward)
+        value = self._value(action, observation, info)
+        if value is not None:
+            info["reward_components"][self.name] = float(value)
+            contribution = self.weight * float(value)
+            reward = float(reward) + contribution
+            info["process_reward"] += contribution
+        return observation, float(reward), terminated, truncated, info
+
+    def _on_reset(self, observation: Any, info: dict[str, Any]) -> None:
+        """Called after each `reset` of the inner env (e.g. to measure the initial state)."""
+
+    def _value(self, action: Any, observation: Any, info: dict[str, Any]) -> float | None:
+        raise NotImplementedError

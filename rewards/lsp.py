@@ -1,0 +1,301 @@
+"""`LSPDiagnostics`: process reward from a real Pyright language server's diagnostics (Lanser-CLI style).
+
+Paper: "Language Server CLI Empowers Language Agents with Process Rewards" (Lanser-CLI). After each step that
+changes files, with E and W the numbers of errors and warnings that Pyright reports in the code the step
+changed, before (E_{t-1}, W_{t-1}) and after (E_t, W_t) the step:
+
+    r_t = w_err * (E_{t-1} - E_t) + w_warn * (W_{t-1} - W_t) - w_unsafe * [unsafe_t]
+
+where unsafe_t means the edit broke parsing of a Python file that parsed before, or touched a path outside
+the workspace. Steps that change no file score 0.
+
+How it runs: at reset the workspace's Python files are mirrored from the sandbox (`sandbox.read_file`) into
+a host directory, and a `basedpyright-langserver` is started on it (kept warm for the episode). A step's
+changed files (`info["changed_files"]`) are read from the sandbox, written to the mirror and sent to the
+server (`didChange`); only they are analysed, each twice: its previous and its new text, both focused on
+the change (`prm.rewards.focus`: bodies of functions the edit did not touch are stubbed, everything else and
+every line position stays), which is what keeps a warm check of a 1,000-line file near 50 ms instead of
+0.5 s. E_{t-1} and E_t are counted on those two documents, so they measure what the edit did: errors in
+untouched function bodies are in neither. Diagnostics are the server's, pulled once checked
+(`prm.rewards.langserver`).
+
+Every step's `info["lsp"]` is an analysis bundle: server name and version, sha256 of each changed file's
+content, the normalised diagnostics (errors and warnings; paths relative to the workspace; sorted), the
+before/after counts and the unsafe reasons, plus `hash` (sha256 of the rest). `lsp_reward(bundle, ...)`
+recomputes r_t from a bundle alone (`prm rescore`); the same edit from the same state gives the same hash.
+
+A server that crashes or hangs mid-episode is restarted; that step is flagged `info["infra_error"]` and
+gets no `lsp` component (never a score).
+
+>>> import gymnasium as gym, prm
+>>> from prm.rewards import LSPDiagnostics
+>>> env = LSPDiagnostics(gym.make("prm/swe-v0", scenario="toolz-groupby-key"), w_warn=0.1)  # doctest: +SKIP
+>>> obs, info = env.reset(seed=0)  # doctest: +SKIP
+>>> obs, reward, *_, info = env.step(an_edit_that_adds_a_type_error)  # doctest: +SKIP
+>>> info["reward_components"]["lsp"], info["lsp"]["after"]  # doctest: +SKIP
+(-1.0, {'errors': 1, 'warnings': 0})
+>>> lsp_reward({"before": {"errors": 2, "warnings": 0}, "after": {"errors": 0, "warnings": 1},
+...             "unsafe": []}, w_err=1.0, w_warn=0.1, w_unsafe=1.0)
+1.9
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import posixpath
+import shutil
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+import gymnasium as gym
+from prm.rewards.base import StepSignal
+from prm.rewards.focus import changed_lines, focus, parse
+from prm.rewards.langserver import SERVER_COMMAND, LanguageServer, LanguageServerError
+
+from prm.errors import PathEscapeError, RewardSpecError
+
+PYTHON_SUFFIXES = (".py", ".pyi")
+WARMUP_DOCUMENT = "__prm_warmup__.py"
+WARMUP_MODULES = 300
+SEVERITIES = {1: "error", 2: "warning"}
+MIRROR_FIND = (
+    "find . -type f \\( -name '*.py' -o -name '*.pyi' \\) -size -1024k -not -path '*/.*' "
+    "-not -path '*/__pycache__/*' -not -path '*/node_modules/*' | head -n 5000"
+)
+
+
+def lsp_reward(bundle: dict[str, Any], *, w_err: float, w_warn: float, w_unsafe: float) -> float:
+    """r_t from an analysis bundle (see the module docstring)."""
+    before, after = bundle["before"], bundle["after"]
+    value = w_err * (before["errors"] - after["errors"]) + w_warn * (before["warnings"] - after["warnings"])
+    return round(value - w_unsafe * bool(bundle["unsafe"]), 12)
+
+
+def normalise(diagnostics: list[dict], root: Path) -> list[dict]:
+    """Errors and warnings only, as plain sorted records with the mirror's path taken out of messages."""
+    prefixes = (root.as_uri() + "/", str(root) + "/")
+    records = []
+    for diagnostic in diagnostics:
+        severity = SEVERITIES.get(diagnostic.get("severity", 1))
+        if severity is None:
+            continue
+        message = diagnostic.get("message", "")
+        for prefix in prefixes:
+            message = message.replace(prefix, "")
+        start, end = diagnostic["range"]["start"], diagnostic["range"]["end"]
+        records.append(
+            {
+                "line": start["line"],
+                "character": start["character"],
+                "end_line": end["line"],
+                "end_character": end["character"],
+                "severity": severity,
+                "code": str(diagnostic.get("code", "")),
+                "message": message,
+            }
+        )
+    return sorted(records, key=lambda r: (r["line"], r["character"], r["severity"], r["code"], r["message"]))
+
+
+def _counts(diagnostics_by_file: dict[str, list[dict]]) -> dict[str, int]:
+    flat = [d for records in diagnostics_by_file.values() for d in records]
+    return {
+        "errors": sum(d["severity"] == "error" for d in flat),
+        "warnings": sum(d["severity"] == "warning" for d in flat),
+    }
+
+
+def _inside_workspace(path: str) -> str | None:
+    """The normalised workspace-relative path, or None when `path` leaves the workspace."""
+    if posixpath.isabs(path):
+        return None
+    normal = posixpath.normpath(path)
+    return None if normal == ".." or normal.startswith("../") else normal
+
+
+def _module_name(path: str) -> list[str]:
+    """The dotted module name of a workspace path, as a one-element list ([] when it is not importable)."""
+    parts = path.removesuffix(".pyi").removesuffix(".py").split("/")
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return [".".join(parts)] if parts and all(part.isidentifier() for part in parts) else []
+
+
+def seal(bundle: dict[str, Any]) -> dict[str, Any]:
+    """The bundle with `hash`: sha256 of its canonical JSON (without any previous hash)."""
+    body = {key: value for key, value in bundle.items() if key != "hash"}
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+    return {**body, "hash": digest}
+
+
+class LSPDiagnostics(StepSignal):
+    """Diagnostic deltas and safe-apply checks from a warm basedpyright server (see the module docstring).
+
+    Needs the env hook `sandbox` (read_file, exec) and `changed_files` in each step's info.
+    """
+
+    name: ClassVar[str] = "lsp"
+
+    def __init__(
+        self,
+        env: gym.Env,
+        *,
+        weight: float = 1.0,
+        w_err: float = 1.0,
+        w_warn: float = 0.1,
+        w_unsafe: float = 1.0,
+        timeout: float = 60.0,
+    ):
+        super().__init__(env, weight=weight)
+        if not hasattr(env.unwrapped, "sandbox"):
+            raise RewardSpecError(
+                f"lsp needs an env with a sandbox hook (e.g. prm/swe-v0); {type(env.unwrapped).__name__} has none"
+            )
+        if shutil.which(SERVER_COMMAND[0]) is None:
+            raise RewardSpecError(
+                f"lsp needs '{SERVER_COMMAND[0]}' on PATH: pip install basedpyright==1.40.2"
+            )
+        self.w_err, self.w_warn, self.w_unsafe, self.timeout = w_err, w_warn, w_unsafe, timeout
+        self.server: LanguageServer | None = None
+        self._last: dict[str, tuple[str, list[dict]]] = {}  # path -> last document checked, its diagnostics
+        self._modules: list[str] = []  # the workspace's importable modules (for the warm-up)
+        self._mirror = Path(tempfile.mkdtemp(prefix="prm-lsp-"))
+
+    # --- episode ---------------------------------------------------------------------------------
+    def _on_reset(self, observation: Any, info: dict[str, Any]) -> None:
+        sandbox = self.env.unwrapped.sandbox
+        shutil.rmtree(self._mirror, ignore_errors=True)
+        self._mirror.mkdir(parents=True)
+        listing = sandbox.exec(MIRROR_FIND, timeout=60)
+        self._modules = []
+        for line in sorted(listing.stdout.splitlines()):
+            path = _inside_workspace(line.strip().removeprefix("./"))
+            if path:
+                self._write_mirror(path, sandbox.read_file(path).decode("utf-8", errors="replace"))
+                self._modules += _module_name(path)
+        self._restart()
+        self._server_info = self.server.server_info()
+
+    def _write_mirror(self, path: str, text: str | None) -> None:
+        target = self._mirror / path
+        if text is None:
+            target.unlink(missing_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text, encoding="utf-8")
+
+    def _read_mirror(self, path: str) -> str | None:
+        target = self._mirror / path
+        return target.read_text(encoding="utf-8") if target.is_file() else None
+
+    # --- a step ------------------------------------------------------------------------------------
+    def _value(self, action: Any, observation: Any, info: dict[str, Any]) -> float | None:
+        changed = list(info.get("changed_files") or [])
+        if info.get("infra_error") and not changed:
+            return None
+        try:
+            bundle = self._analyse(changed)
+        except LanguageServerError as err:
+            info["infra_error"] = True
+            info["error"] = info.get("error") or f"language server failed (restarted): {err}"
+            info["lsp"] = {"infra_error": str(err), "server": self._server_info}
+            with contextlib.suppress(LanguageServerError):  # still down: the next edit step is flagged too
+                self._restart()
+            return None
+        info["lsp"] = bundle
+        return lsp_reward(bundle, w_err=self.w_err, w_warn=self.w_warn, w_unsafe=self.w_unsafe)
+
+    def _analyse(self, changed: list[str]) -> dict[str, Any]:
+        sandbox = self.env.unwrapped.sandbox
+        unsafe: list[str] = []
+        files: dict[str, str | None] = {}  # path -> sha256 of its new content (None: deleted)
+        documents: dict[str, tuple[str | None, str | None]] = {}  # path -> focused (old, new) text
+        for raw in changed:
+            path = _inside_workspace(raw)
+            if path is None:
+                unsafe.append(f"outside the workspace: {raw}")
+                continue
+            try:
+                new = sandbox.read_file(path).decode("utf-8", errors="replace")
+            except FileNotFoundError:
+                new = None
+            except PathEscapeError:
+                unsafe.append(f"outside the workspace: {raw}")
+                continue
+            old = self._read_mirror(path)
+            self._write_mirror(path, new)
+            if path.endswith(PYTHON_SUFFIXES):
+                old_tree, new_tree = parse(old or ""), parse(new or "")
+                if old_tree is not None and new_tree is None:
+                    unsafe.append(f"broke parsing: {path}")
+                old_lines, new_lines = changed_lines(old or "", new or "")
+                documents[path] = (
+                    None if old is None else focus(old, old_lines, old_tree),
+                    None if new is None else focus(new, new_lines, new_tree),
+                )
+                files[path] = None if new is None else hashlib.sha256(new.encode()).hexdigest()
+        if len(changed) != 1 or not documents:
+            self._last = {}  # other files changed: a document's diagnostics may differ now
+        before, after = self._check(documents)
+        return seal(
+            {
+                "server": self._server_info,
+                "files": dict(sorted(files.items())),
+                "diagnostics": {path: after[path] for path in sorted(after)},
+                "before": _counts(before),
+                "after": _counts(after),
+                "unsafe": unsafe,
+            }
+        )
+
+    def _check(
+        self, documents: dict[str, tuple[str | None, str | None]]
+    ) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
+        """Diagnostics of each changed file's focused documents, before and after the step."""
+        if documents and (self.server is None or not self.server.alive()):
+            raise LanguageServerError("the language server is not running")
+        before, after = {}, {}
+        for path, (old, new) in documents.items():
+            before[path] = self._diagnose(path, old) if old is not None else []
+            after[path] = self._diagnose(path, new) if new is not None else []
+            if new is None:
+                self.server.delete(path)
+                self._last.pop(path, None)
+        return before, after
+
+    def _diagnose(self, path: str, text: str) -> list[dict]:
+        """Diagnostics of `text` as the content of `path`; the same document as the last one checked for this
+        path (e.g. the previous edit's result, when this edit is in the same function) is not checked again."""
+        last = self._last.get(path)
+        if last is not None and last[0] == text:
+            return last[1]
+        diagnostics = normalise(self.server.diagnostics(self.server.set_text(path, text)), self._mirror)
+        self._last[path] = (text, diagnostics)
+        return diagnostics
+
+    def _restart(self) -> None:
+        """A fresh server on the (up to date) mirror."""
+        self._last = {}
+        if self.server is not None:
+            self.server.shutdown()
+        self.server = LanguageServer(self._mirror, timeout=self.timeout)
+        threading.Thread(target=self._warm_up, args=(self.server, self._modules), daemon=True).start()
+
+    @staticmethod
+    def _warm_up(server: LanguageServer, modules: list[str]) -> None:
+        """Checks, in the background, an in-memory document importing the workspace's modules, so builtins,
+        typeshed and the repository are parsed before the first edit (while the agent thinks)."""
+        text = "".join(f"import {module}\n" for module in ["os", "sys", "typing", *modules[:WARMUP_MODULES]])
+        with contextlib.suppress(LanguageServerError):
+            server.diagnostics(server.set_text(WARMUP_DOCUMENT, text))
+
+    def close(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server = None
+        shutil.rmtree(self._mirror, ignore_errors=True)
+        super().close()

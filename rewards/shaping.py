@@ -1,0 +1,69 @@
+"""`PotentialShaping`: potential-based reward shaping, F = gamma * phi(s') - phi(s) (Ng, Harada, Russell 1999).
+
+Paper: "Policy invariance under reward transformations: Theory and application to reward shaping" (ICML 1999).
+Adding F to the reward leaves the optimal policy unchanged for any potential phi. Here phi is a
+`ValueEstimator` (`prm.rewards.estimators`): fraction of tests passing, a Monte Carlo estimate, a value model,
+a checklist, or a scorer of the gold answer. With gamma = 1 the sum of F over an episode telescopes to
+phi(final) - phi(initial): that is `ProgressReward` (and `InformationGain`), which subclass this wrapper.
+
+Each step's `info[f"{name}_potential"]` holds `{"before": phi(s), "after": phi(s')}` so a trajectory can be
+re-scored offline with another gamma or weight. An estimator that fails for infrastructure reasons flags the
+step `infra_error` and scores nothing; the next successful step measures from the last known potential.
+
+>>> import gymnasium as gym, prm
+>>> from prm.rewards import PotentialShaping, TestPassFraction
+>>> env = PotentialShaping(gym.make("prm/swe-v0", scenario="toolz-groupby-key"), TestPassFraction(),
+...                        gamma=0.99)  # doctest: +SKIP
+>>> shaping_term(phi_before=0.5, phi_after=1.0, gamma=0.99)
+0.49
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import gymnasium as gym
+from prm.rewards.base import StepSignal
+from prm.rewards.estimators import ValueEstimator
+
+from prm.errors import SandboxError
+
+
+def shaping_term(phi_before: float, phi_after: float, gamma: float) -> float:
+    """F = gamma * phi(s') - phi(s)."""
+    return round(gamma * phi_after - phi_before, 12)
+
+
+class PotentialShaping(StepSignal):
+    """Adds gamma * phi(s') - phi(s) with phi given by `potential` (see the module docstring)."""
+
+    name: ClassVar[str] = "shaping"
+
+    def __init__(self, env: gym.Env, potential: ValueEstimator, *, gamma: float = 0.99, weight: float = 1.0):
+        super().__init__(env, weight=weight)
+        if not 0.0 < gamma <= 1.0:
+            raise ValueError(f"gamma must be in (0, 1], got {gamma}")
+        potential.check(env)
+        self.potential = potential
+        self.gamma = float(gamma)
+        self._phi = 0.0
+
+    def _on_reset(self, observation: Any, info: dict[str, Any]) -> None:
+        self._phi = float(self.potential.value(self.env, None))
+
+    def _value(self, action: Any, observation: Any, info: dict[str, Any]) -> float | None:
+        if info.get("infra_error"):
+            return None
+        if self.potential.only_after_changes and not info.get("changed_files") and "outcome" not in info:
+            phi = self._phi
+        else:
+            try:
+                phi = float(self.potential.value(self.env, info))
+            except SandboxError as err:
+                info["infra_error"] = True
+                info["error"] = info.get("error") or f"{self.name} estimator failed: {err}"
+                return None
+        info[f"{self.name}_potential"] = {"before": self._phi, "after": phi}
+        value = shaping_term(self._phi, phi, self.gamma)
+        self._phi = phi
+        return value

@@ -1,0 +1,280 @@
+"""Typed reward specs: the text form of reward wrappers used by the CLI, `gymnasium.make` and trajectory headers.
+
+A spec is `NAME[:POSITIONAL][:KEY=VALUE[,KEY=VALUE...]]`:
+
+| spec                                   | wrapper                                                |
+| -------------------------------------- | ------------------------------------------------------ |
+| `lsp[:w_err=1,w_warn=0.1,w_unsafe=1]`  | `LSPDiagnostics`                                       |
+| `progress:test_pass[:tests=all]`       | `ProgressReward(TestPassFraction)`                     |
+| `progress:mc[:n=4,horizon=20,prover=oracle]` | `ProgressReward(MonteCarlo)`                     |
+| `progress:value:model=PATH`            | `ProgressReward(ValueModel)` (from `prm train-value`)  |
+| `progress:checklist[:file=PATH]`       | `ProgressReward(Checklist)` (scenario's `subgoals` or a file) |
+| `info_gain[:scorer=evidence,redundancy=0.5]` | `InformationGain(EvidenceRecall)`                |
+| `info_gain:scorer=lm,model=NAME_OR_PATH`     | `InformationGain(LMScorer)`                      |
+| `shaping[:phi=test_pass,gamma=0.99]`   | `PotentialShaping` (phi: any progress estimator)       |
+| `clip[:max=1,min=-1]`                  | `ClipCumulative`                                       |
+| `gated[:threshold=1.0]`                | `GatedAccumulation`                                    |
+| `minform`                              | `MinForm`                                              |
+
+Every signal takes `weight=` (default 1). `apply_rewards(env, specs)` wraps in a fixed order whatever the
+order given: signals innermost (in the order given), then shaping, clip, gated, minform outermost. An unknown
+name or parameter, or a bad value, raises `RewardSpecError` naming it, before anything runs.
+
+>>> [str(spec) for spec in parse_specs(["gated:threshold=0.5", "progress:test_pass", "lsp:w_warn=0"])]
+['gated:threshold=0.5', 'progress:test_pass', 'lsp:w_warn=0.0']
+>>> parse_spec("lsp:w_typo=1")
+Traceback (most recent call last):
+...
+prm.errors.RewardSpecError: reward spec 'lsp:w_typo=1': unknown parameter 'w_typo'; lsp takes: weight, w_err, w_warn, w_unsafe, timeout
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, ClassVar, Literal
+
+import gymnasium as gym
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+
+from prm.errors import RewardSpecError
+
+Estimator = Literal["test_pass", "mc", "value", "checklist"]
+ESTIMATOR_PARAMS: dict[str, set[str]] = {
+    "test_pass": {"tests"},
+    "mc": {"n", "horizon", "prover"},
+    "value": {"model"},
+    "checklist": {"file"},
+}
+
+
+class RewardSpec(BaseModel):
+    """Base of the typed specs; `build(env)` returns the wrapped env."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: ClassVar[str]
+    rank: ClassVar[int] = 0  # wrapping order: lower is closer to the env
+    positional: ClassVar[str | None] = None
+
+    def build(self, env: gym.Env) -> gym.Env:
+        raise NotImplementedError
+
+    def __str__(self) -> str:
+        params = self.model_dump(exclude_defaults=True)
+        head = [self.name]
+        if self.positional is not None:
+            params.pop(self.positional, None)
+            head.append(str(getattr(self, self.positional)))
+        if params:
+            head.append(",".join(f"{key}={value}" for key, value in params.items()))
+        return ":".join(head)
+
+
+class LSPSpec(RewardSpec):
+    name: ClassVar[str] = "lsp"
+    weight: float = 1.0
+    w_err: float = 1.0
+    w_warn: float = 0.1
+    w_unsafe: float = 1.0
+    timeout: float = 60.0
+
+    def build(self, env: gym.Env) -> gym.Env:
+        from prm.rewards.lsp import LSPDiagnostics
+
+        return LSPDiagnostics(env, **self.model_dump())
+
+
+class ProgressSpec(RewardSpec):
+    name: ClassVar[str] = "progress"
+    positional: ClassVar[str | None] = "estimator"
+    estimator: Estimator = "test_pass"
+    weight: float = 1.0
+    tests: Literal["all", "fail_to_pass"] = "all"
+    n: int = 4
+    horizon: int = 20
+    prover: Literal["oracle"] = "oracle"
+    model: str | None = None
+    file: str | None = None
+
+    @model_validator(mode="after")
+    def _params_fit_estimator(self) -> ProgressSpec:
+        given = self.model_fields_set - {"estimator", "weight", "gamma"}
+        foreign = sorted(given - ESTIMATOR_PARAMS[self.estimator])
+        if foreign:
+            raise ValueError(
+                f"parameter(s) {', '.join(foreign)} do not apply to the '{self.estimator}' estimator"
+            )
+        if self.estimator == "value" and self.model is None:
+            raise ValueError("the 'value' estimator needs model=PATH (a file written by `prm train-value`)")
+        return self
+
+    def estimator_object(self) -> Any:
+        from prm.rewards import estimators
+
+        if self.estimator == "test_pass":
+            return estimators.TestPassFraction(self.tests)
+        if self.estimator == "mc":
+            from prm.agents import OracleAgent
+
+            return estimators.MonteCarlo(OracleAgent(), n=self.n, horizon=self.horizon)
+        if self.estimator == "value":
+            from prm.rewards.value_model import ValueModel
+
+            return ValueModel.load(self.model)
+        from prm.rewards.checklist import Checklist
+
+        return Checklist.from_file(self.file) if self.file else Checklist()
+
+    def build(self, env: gym.Env) -> gym.Env:
+        from prm.rewards.progress import ProgressReward
+
+        return ProgressReward(env, self.estimator_object(), weight=self.weight)
+
+
+class ShapingSpec(ProgressSpec):
+    name: ClassVar[str] = "shaping"
+    rank: ClassVar[int] = 1
+    positional: ClassVar[str | None] = "estimator"
+    gamma: float = 0.99
+
+    @model_validator(mode="before")
+    @classmethod
+    def _phi_names_estimator(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "phi" in data:
+            data = dict(data)
+            data["estimator"] = data.pop("phi")
+        return data
+
+    def build(self, env: gym.Env) -> gym.Env:
+        from prm.rewards.shaping import PotentialShaping
+
+        return PotentialShaping(env, self.estimator_object(), gamma=self.gamma, weight=self.weight)
+
+
+class InfoGainSpec(RewardSpec):
+    name: ClassVar[str] = "info_gain"
+    positional: ClassVar[str | None] = "scorer"
+    scorer: Literal["evidence", "lm"] = "evidence"
+    weight: float = 1.0
+    redundancy: float = 0.5
+    model: str | None = None
+    max_tokens: int = 1024
+
+    @model_validator(mode="after")
+    def _model_for_lm(self) -> InfoGainSpec:
+        if self.scorer == "lm" and not self.model:
+            raise ValueError("scorer=lm needs model=NAME_OR_PATH (a transformers causal LM)")
+        if self.scorer == "evidence" and self.model:
+            raise ValueError("model= applies to scorer=lm only")
+        return self
+
+    def build(self, env: gym.Env) -> gym.Env:
+        from prm.rewards.info_gain import EvidenceRecall, InformationGain
+
+        if self.scorer == "lm":
+            from prm.rewards.lm_scorer import LMScorer
+
+            scorer = LMScorer(self.model, max_tokens=self.max_tokens)
+        else:
+            scorer = EvidenceRecall()
+        return InformationGain(env, scorer, redundancy=self.redundancy, weight=self.weight)
+
+
+class ClipSpec(RewardSpec):
+    name: ClassVar[str] = "clip"
+    rank: ClassVar[int] = 2
+    max: float = 1.0
+    min: float | None = None
+
+    def build(self, env: gym.Env) -> gym.Env:
+        from prm.rewards.clip import ClipCumulative
+
+        return ClipCumulative(env, high=self.max, low=self.min)
+
+
+class GatedSpec(RewardSpec):
+    name: ClassVar[str] = "gated"
+    rank: ClassVar[int] = 3
+    threshold: float = 1.0
+
+    def build(self, env: gym.Env) -> gym.Env:
+        from prm.rewards.gated import GatedAccumulation
+
+        return GatedAccumulation(env, threshold=self.threshold)
+
+
+class MinFormSpec(RewardSpec):
+    name: ClassVar[str] = "minform"
+    rank: ClassVar[int] = 4
+
+    def build(self, env: gym.Env) -> gym.Env:
+        from prm.rewards.minform import MinForm
+
+        return MinForm(env)
+
+
+SPECS: dict[str, type[RewardSpec]] = {
+    spec.name: spec
+    for spec in (LSPSpec, ProgressSpec, InfoGainSpec, ShapingSpec, ClipSpec, GatedSpec, MinFormSpec)
+}
+
+
+def _parameter_names(model: type[RewardSpec]) -> list[str]:
+    return [name for name in model.model_fields if name != model.positional]
+
+
+def parse_spec(text: str | RewardSpec) -> RewardSpec:
+    """Parses one spec string (see the module docstring); raises `RewardSpecError` naming what is wrong."""
+    if isinstance(text, RewardSpec):
+        return text
+    if not isinstance(text, str) or not text.strip():
+        raise RewardSpecError(f"a reward spec must be a non-empty string, got {text!r}")
+    name, *segments = text.strip().split(":")
+    model = SPECS.get(name)
+    if model is None:
+        raise RewardSpecError(f"reward spec '{text}': unknown reward '{name}'; known: {', '.join(SPECS)}")
+    data: dict[str, str] = {}
+    for item in (part for segment in segments for part in segment.split(",") if part):
+        key, eq, value = item.partition("=")
+        if not eq:
+            if model.positional is None or model.positional in data:
+                raise RewardSpecError(f"reward spec '{text}': unexpected '{item}' (parameters are KEY=VALUE)")
+            key, value = model.positional, item
+        key = key.strip()
+        allowed = {*model.model_fields, "phi"} if model is ShapingSpec else set(model.model_fields)
+        if key not in allowed:
+            raise RewardSpecError(
+                f"reward spec '{text}': unknown parameter '{key}'; {name} takes: {', '.join(_parameter_names(model))}"
+            )
+        data[key] = value.strip()
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"'{'.'.join(map(str, e['loc'])) or name}': {e['msg'].removeprefix('Value error, ')}"
+            for e in err.errors()
+        )
+        raise RewardSpecError(f"reward spec '{text}': {problems}") from err
+
+
+def parse_specs(texts: Iterable[str | RewardSpec]) -> list[RewardSpec]:
+    """Parses every spec first (so a bad one fails before any wrapper is built); at most one of each
+    aggregator (clip, gated, minform)."""
+    specs = [parse_spec(text) for text in texts]
+    for model in (ClipSpec, GatedSpec, MinFormSpec):
+        if sum(isinstance(spec, model) for spec in specs) > 1:
+            raise RewardSpecError(f"reward spec '{model.name}' given more than once")
+    return specs
+
+
+def apply_rewards(env: gym.Env, specs: Iterable[str | RewardSpec]) -> gym.Env:
+    """Wraps `env` with the reward wrappers that `specs` name, signals inside and aggregators outside.
+
+    >>> import gymnasium as gym, prm
+    >>> env = apply_rewards(gym.make("prm/search-qa-v0", scenario="5a8ce55f554299441c6b9f62"),
+    ...                     ["info_gain:scorer=evidence", "gated:threshold=0.5"])
+    >>> type(env).__name__, type(env.env).__name__
+    ('GatedAccumulation', 'InformationGain')
+    """
+    for spec in sorted(parse_specs(specs), key=lambda spec: spec.rank):
+        env = spec.build(env)
+    return env

@@ -1,0 +1,44 @@
+"""The reward signals on `prm/swe-v0` (a real repository, local sandbox): gold hunks score up, breaks down."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import pytest
+
+import prm  # noqa: F401
+from prm.bench.rewards import SYNTAX_BREAK, TYPE_BREAK, append_action, edit_action
+
+SCENARIO = "toolz-groupby-key"
+
+
+@pytest.fixture(scope="module")
+def env():
+    wrapped = gym.make(
+        "prm/swe-v0", scenario=SCENARIO, sandbox="local", rewards=["lsp", "progress:test_pass"]
+    )
+    yield wrapped
+    wrapped.close()
+
+
+def step(env, action):
+    _, reward, _, _, info = env.step(action)
+    assert info["infra_error"] is False, info["error"]
+    return info["reward_components"]
+
+
+def test_signals_on_good_and_harmful_swe_steps(env):
+    env.reset(seed=0)
+    gold = [json.loads(a) for a in env.unwrapped.oracle_actions() if json.loads(a)["tool"] == "edit"]
+    path = gold[0]["args"]["path"]
+    syntax = step(env, append_action(path, SYNTAX_BREAK))
+    assert syntax["lsp"] < -1.0 and syntax["progress"] < 0  # unsafe + errors; tests no longer import
+    step(env, edit_action(path, SYNTAX_BREAK, ""))
+    typed = step(env, append_action(path, TYPE_BREAK))
+    assert typed["lsp"] == -1.0 and typed["progress"] == 0.0
+    step(env, edit_action(path, TYPE_BREAK, ""))
+    view = step(env, json.dumps({"tool": "view", "args": {"path": path}}))
+    assert view == {"lsp": 0.0, "progress": 0.0}
+    good = [step(env, json.dumps(edit)) for edit in gold]
+    assert sum(c["progress"] for c in good) > 0 and all(c["lsp"] >= 0 for c in good)
