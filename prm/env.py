@@ -12,7 +12,7 @@ A family subclasses it and supplies `_start` (build the episode's state, return 
   `outcome` at the end. `reward = sum(weight[name] * value)` over the components, with the family's default
   weights (outcome only) unless `reward_weights=` says otherwise.
 
-Hooks for reward wrappers (the only env facts a wrapper may read): `fork()`, `sandbox`, `task`,
+Hooks for reward wrappers (the only env facts a wrapper may read): `fork()`, `scenario`, `sandbox`, `task`,
 `gold_answer()`, `history`; each family documents which it supports.
 """
 
@@ -26,6 +26,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 
 from prm.errors import SandboxError
+from prm.models import ScenarioBase
 from prm.scenario import packaged_scenarios, scenario_files
 from prm.spaces import Unicode
 from prm.tools import ActionError, Tool, ToolResult, bind_args, describe_tools, parse_tool_call
@@ -38,6 +39,8 @@ class PrmEnv(gym.Env[str, str]):
     default_reward_weights: ClassVar[dict[str, float]] = {"outcome": 1.0}
     scenario_family: ClassVar[str] = ""
     """The folder of this family's packaged scenario pack (`scenarios/<family>/`)."""
+    scenario: ScenarioBase | None = None
+    """Hook: the current episode's scenario (e.g. its `subgoals` for `progress:checklist`)."""
 
     def __init__(
         self,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class TrajectoryHeader(BaseModel):
@@ -67,6 +67,38 @@ class Trajectory(BaseModel):
         return [step.reward for step in self.steps]
 
 
+class Subgoal(BaseModel):
+    """One subgoal predicate of a task (read by the `Checklist` progress estimator), exactly one of:
+    `file` with `contains` or `absent` (the workspace file holds / lacks the text), `command` (exits 0 in a
+    fork of the sandbox), or `observed` (the text appeared in an observation so far).
+
+    >>> Subgoal(description="found the band", observed="Tinted Windows (band)").kind
+    'observed'
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    description: str = ""
+    file: str | None = None
+    contains: str | None = None
+    absent: str | None = None
+    command: str | None = None
+    observed: str | None = None
+
+    @model_validator(mode="after")
+    def _one_predicate(self) -> Subgoal:
+        if sum(x is not None for x in (self.file, self.command, self.observed)) != 1:
+            raise ValueError(
+                "a subgoal needs exactly one of: file (with contains or absent), command, observed"
+            )
+        if self.file is not None and (self.contains is None) == (self.absent is None):
+            raise ValueError("a file subgoal needs exactly one of contains, absent")
+        return self
+
+    @property
+    def kind(self) -> str:
+        return "file" if self.file is not None else "command" if self.command is not None else "observed"
+
+
 class ScenarioBase(BaseModel):
     """Fields every scenario file has. Families subclass it; unknown fields are errors, not silently ignored."""
 
@@ -74,3 +106,4 @@ class ScenarioBase(BaseModel):
 
     id: str = Field(min_length=1, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
     max_steps: int = Field(default=40, ge=1)
+    subgoals: list[Subgoal] = Field(default_factory=list, description="checkpoints for `progress:checklist`")

@@ -1,8 +1,8 @@
 """`Checklist`: V(s) = the fraction of a task's subgoal predicates that hold in state s.
 
 A value estimator for `ProgressReward` / `PotentialShaping` (`progress:checklist`). The subgoals come from the
-scenario (a `subgoals:` list, where the family's scenario model declares one: hook `scenario.subgoals`) or
-from a YAML file (`progress:checklist:file=goals.yaml`, a list of subgoals). Each subgoal is one predicate:
+scenario (its `subgoals:` list, a field every scenario file may have: `prm.models.Subgoal`) or from a YAML
+file (`progress:checklist:file=goals.yaml`, a list of subgoals). Each subgoal is one predicate:
 
 - `file` + `contains` / `absent`: the workspace file holds (or does not hold) the text (hook `sandbox`);
 - `command`: the shell command exits 0, run in a fork of the sandbox (the agent's state is untouched);
@@ -14,7 +14,7 @@ from a YAML file (`progress:checklist:file=goals.yaml`, a list of subgoals). Eac
 - {description: "found the band", observed: "Tinted Windows (band)"}
 ```
 
->>> Subgoal(description="x", observed="Paris").kind
+>>> Checklist([Subgoal(description="x", observed="Paris")]).subgoals[0].kind
 'observed'
 """
 
@@ -25,50 +25,28 @@ from typing import Any
 
 import gymnasium as gym
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import ValidationError
 
 from prm.errors import RewardSpecError
+from prm.models import Subgoal
 
 
-class Subgoal(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    description: str = ""
-    file: str | None = None
-    contains: str | None = None
-    absent: str | None = None
-    command: str | None = None
-    observed: str | None = None
-
-    @model_validator(mode="after")
-    def _one_predicate(self) -> Subgoal:
-        kinds = [self.file is not None, self.command is not None, self.observed is not None]
-        if sum(kinds) != 1:
-            raise ValueError(
-                "a subgoal needs exactly one of: file (with contains or absent), command, observed"
-            )
-        if self.file is not None and (self.contains is None) == (self.absent is None):
-            raise ValueError("a file subgoal needs exactly one of contains, absent")
-        return self
-
-    @property
-    def kind(self) -> str:
-        return "file" if self.file is not None else "command" if self.command is not None else "observed"
-
-    def holds(self, env: gym.Env) -> bool:
-        base = env.unwrapped
-        if self.kind == "observed":
-            return any(self.observed in str(observation) for _, observation in base.history)
-        if self.kind == "command":
-            fork = base.sandbox.fork()
-            try:
-                return fork.exec(self.command).ok
-            finally:
-                fork.close()
+def subgoal_holds(goal: Subgoal, env: gym.Env) -> bool:
+    """Whether `goal` holds in the env's current state (hooks: `history`, `sandbox`)."""
+    base = env.unwrapped
+    if goal.kind == "observed":
+        return any(goal.observed in str(observation) for _, observation in base.history)
+    if goal.kind == "command":
+        fork = base.sandbox.fork()
         try:
-            text = base.sandbox.read_file(self.file).decode("utf-8", errors="replace")
-        except FileNotFoundError:
-            text = ""
-        return self.contains in text if self.contains is not None else self.absent not in text
+            return fork.exec(goal.command).ok
+        finally:
+            fork.close()
+    try:
+        text = base.sandbox.read_file(goal.file).decode("utf-8", errors="replace")
+    except FileNotFoundError:
+        text = ""
+    return goal.contains in text if goal.contains is not None else goal.absent not in text
 
 
 def parse_subgoals(data: Any, source: str) -> list[Subgoal]:
@@ -109,13 +87,11 @@ class Checklist:
     def _subgoals(self, env: gym.Env) -> list[Subgoal]:
         if self.subgoals is not None:
             return self.subgoals
-        declared = getattr(env.unwrapped.scenario, "subgoals", None)
+        declared = env.unwrapped.scenario.subgoals
         if not declared:
             raise RewardSpecError("progress:checklist: the scenario declares no subgoals; give file=PATH")
-        return parse_subgoals(
-            [g.model_dump() if isinstance(g, BaseModel) else g for g in declared], "scenario.subgoals"
-        )
+        return declared
 
     def value(self, env: gym.Env, info: dict[str, Any] | None) -> float:
         subgoals = self._subgoals(env)
-        return sum(goal.holds(env) for goal in subgoals) / len(subgoals)
+        return sum(subgoal_holds(goal, env) for goal in subgoals) / len(subgoals)

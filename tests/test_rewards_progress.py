@@ -98,3 +98,23 @@ def test_test_pass_needs_an_env_with_tests():
 
     with pytest.raises(RewardSpecError, match="needs an env with tests"):
         ProgressReward(gym.make("prm/search-qa-v0", scenario="5a8ce55f554299441c6b9f62"), TestPassFraction())
+
+
+def test_checklist_reads_the_subgoals_a_scenario_declares():
+    import gymnasium as gym
+    from prm.envs.search_qa.scenarios import load_pack
+
+    import prm  # noqa: F401
+
+    scenario = load_pack()["5a8ce55f554299441c6b9f62"].model_copy(
+        update={"subgoals": [Subgoal(observed="Tinted Windows (band)"), Subgoal(observed="Tulsa")]}
+    )
+    env = ProgressReward(gym.make("prm/search-qa-v0", scenario=scenario, mode="distractor"), Checklist())
+    env.reset(seed=0)
+    _, _, _, _, info = env.step(action("search", query="Tinted Windows band", k=3))
+    assert info["progress_potential"]["before"] == 0.0 and info["progress_potential"]["after"] >= 0.5
+    assert info["reward_components"]["progress"] >= 0.5
+
+    plain = ProgressReward(gym.make("prm/search-qa-v0", scenario="5a8ce55f554299441c6b9f62"), Checklist())
+    with pytest.raises(RewardSpecError, match="declares no subgoals"):
+        plain.reset(seed=0)

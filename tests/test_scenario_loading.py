@@ -42,3 +42,13 @@ def test_unknown_id_and_unreadable_file(tmp_path):
         resolve_scenario("nofamily", "does-not-exist")
     with pytest.raises(ScenarioError, match="cannot read"):
         load_scenario(tmp_path / "missing.yaml", Demo)
+
+
+def test_every_scenario_may_declare_subgoals_and_bad_ones_name_the_entry(tmp_path):
+    path = tmp_path / "goals.yaml"
+    path.write_text("id: a\nquestion: q\nsubgoals:\n  - {observed: Paris}\n  - {file: x.py, absent: bug}\n")
+    assert [goal.kind for goal in load_scenario(path, Demo).subgoals] == ["observed", "file"]
+    path.write_text("id: a\nquestion: q\nsubgoals:\n  - {observed: Paris}\n  - {file: x.py}\n")
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path, Demo)
+    assert caught.value.field == "subgoals.1" and "contains, absent" in caught.value.reason
