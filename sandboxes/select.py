@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 
 from prm.sandboxes.base import Sandbox
@@ -41,6 +42,12 @@ def docker_engine_problem(timeout: float = PING_TIMEOUT_S) -> str | None:
     return None
 
 
+@functools.cache
+def _notice(message: str) -> None:
+    """Logs which back end "auto" chose, once per process and message (not at every episode)."""
+    log.warning(message)
+
+
 def open_sandbox(kind: str = "auto", **kwargs) -> Sandbox:
     """Open a sandbox of back end `kind`; kwargs go to its constructor (`image`, `workspace_from`, `limits`, `env`)."""
     if kind not in SANDBOX_KINDS:
@@ -51,14 +58,14 @@ def open_sandbox(kind: str = "auto", **kwargs) -> Sandbox:
             from prm.sandboxes.docker import DockerSandbox
 
             if kind == "auto":
-                log.warning("sandbox=auto: using Docker (an engine answered)")
+                _notice("sandbox=auto: using Docker (an engine answered)")
             return DockerSandbox(**kwargs)
         if kind == "docker":
             raise SandboxUnavailable(
                 f"sandbox='docker' was requested but no Docker engine answers ({problem}); start dockerd "
                 "(e.g. `dockerd --bridge=none --iptables=false`), check DOCKER_HOST, or use sandbox='local'"
             )
-        log.warning("sandbox=auto: using LocalSandbox (no Docker engine answers: %s)", problem)
+        _notice(f"sandbox=auto: using LocalSandbox, weaker isolation (no Docker engine answers: {problem})")
     from prm.sandboxes.local import LocalSandbox
 
     return LocalSandbox(**kwargs)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from prm.sandboxes import LocalSandbox, open_sandbox
+from prm.sandboxes.select import _notice
 
 from prm.errors import SandboxUnavailable, UnknownSandboxKind
 
@@ -38,19 +39,25 @@ def test_docker_sandbox_without_engine_is_unavailable(monkeypatch):
 def test_auto_without_engine_falls_back_to_local_with_a_notice(monkeypatch, caplog, tmp_path):
     monkeypatch.setenv("DOCKER_HOST", DEAD_DOCKER_HOST)
     (tmp_path / "f.txt").write_text("seeded")
+    _notice.cache_clear()
     with (
         caplog.at_level(logging.WARNING, logger="prm.sandboxes"),
         open_sandbox("auto", workspace_from=tmp_path) as sb,
     ):
         assert isinstance(sb, LocalSandbox)
         assert sb.exec("cat f.txt").stdout == "seeded"
-    assert [r.getMessage().split(" (")[0] for r in caplog.records] == ["sandbox=auto: using LocalSandbox"]
+    notices = [r.getMessage().split(" (")[0] for r in caplog.records]
+    assert notices == ["sandbox=auto: using LocalSandbox, weaker isolation"]
+    with caplog.at_level(logging.WARNING, logger="prm.sandboxes"), open_sandbox("auto"):
+        pass
+    assert len(caplog.records) == 1  # once per process, not at every episode
 
 
 @pytest.mark.docker
 def test_auto_with_engine_uses_docker(caplog):
     from prm.sandboxes.docker import DockerSandbox
 
+    _notice.cache_clear()
     with caplog.at_level(logging.WARNING, logger="prm.sandboxes"), open_sandbox("auto") as sb:
         assert isinstance(sb, DockerSandbox)
         assert sb.exec("echo $((6 * 7))").stdout == "42\n"
