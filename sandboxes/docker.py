@@ -146,17 +146,14 @@ class _Spares:
         self._pending: dict[tuple, Future] = {}
         self._executor = ThreadPoolExecutor(2, thread_name_prefix="prm-spare")
 
-    def take(self, key: tuple, start: Callable[[], DockerSandbox]) -> DockerSandbox | None:
-        """A ready spare for `key` (starting the next one), or None when none is ready yet."""
+    def take(self, key: tuple) -> DockerSandbox | None:
+        """A ready spare for `key`, or None when none is ready yet (one still starting stays pending)."""
         with self._lock:
-            future = self._pending.pop(key, None)
-            if future is not None and not future.done():
-                self._pending[key] = future
+            future = self._pending.get(key)
+            if future is None or not future.done():
                 return None
-            self._submit(key, start)
-        if future is None or future.exception() is not None:
-            return None
-        return future.result()
+            del self._pending[key]
+        return None if future.exception() is not None else future.result()
 
     def ensure(self, key: tuple, start: Callable[[], DockerSandbox], wait: bool) -> None:
         with self._lock:
@@ -352,15 +349,24 @@ class DockerSandbox:
         is then started in the background. Otherwise the copy runs while a new container starts.
         """
         self._check_usable()
-        if use_spare:
-            spare = _SPARES.take(self._spare_key(), self._start_spare)
-            if spare is not None:
-                try:
-                    self._ws.copy_into(spare._ws)
-                except BaseException:
-                    spare.close()
-                    raise
-                return spare
+        forked = self._fork_into_spare() if use_spare else None
+        if forked is None:
+            forked = self._fork_into_new_container()
+        if use_spare:  # the next spare starts after the copy, so the two do not compete for the disk
+            self.prestart_fork()
+        return forked
+
+    def _fork_into_spare(self) -> DockerSandbox | None:
+        spare = _SPARES.take(self._spare_key())
+        if spare is not None:
+            try:
+                self._ws.copy_into(spare._ws)
+            except BaseException:
+                spare.close()
+                raise
+        return spare
+
+    def _fork_into_new_container(self) -> DockerSandbox:
         clone = self._ws.clone(new_root("prm-docker-"), visible_root=WORKSPACE, fill=False)
         with ThreadPoolExecutor(1) as pool:
             copying = pool.submit(self._ws.copy_into, clone)
