@@ -31,7 +31,11 @@ def make_with_rewards(entry_point: str, *, rewards: Sequence[str] = (), **kwargs
         return env
     from prm.rewards.spec import apply_rewards
 
-    return apply_rewards(env, rewards)
+    try:
+        return apply_rewards(env, rewards)
+    except BaseException:
+        env.close()
+        raise
 
 
 def register_envs() -> None:

@@ -163,13 +163,14 @@ class LSPDiagnostics(StepSignal):
         self.server: LanguageServer | None = None
         self._last: dict[str, tuple[str, list[dict]]] = {}  # path -> last document checked, its diagnostics
         self._modules: list[str] = []  # the workspace's importable modules (for the warm-up)
-        self._mirror = Path(tempfile.mkdtemp(prefix="prm-lsp-"))
+        self._mirror: Path | None = None  # host copy of the workspace's Python files, made at reset
 
     # --- episode ---------------------------------------------------------------------------------
     def _on_reset(self, observation: Any, info: dict[str, Any]) -> None:
         sandbox = self.env.unwrapped.sandbox
-        shutil.rmtree(self._mirror, ignore_errors=True)
-        self._mirror.mkdir(parents=True)
+        if self._mirror is not None:
+            shutil.rmtree(self._mirror, ignore_errors=True)
+        self._mirror = Path(tempfile.mkdtemp(prefix="prm-lsp-"))
         listing = sandbox.exec(MIRROR_FIND, timeout=60)
         self._modules = []
         for line in sorted(listing.stdout.splitlines()):
@@ -297,5 +298,7 @@ class LSPDiagnostics(StepSignal):
         if self.server is not None:
             self.server.shutdown()
             self.server = None
-        shutil.rmtree(self._mirror, ignore_errors=True)
+        if self._mirror is not None:
+            shutil.rmtree(self._mirror, ignore_errors=True)
+            self._mirror = None
         super().close()
