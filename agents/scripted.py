@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
-from prm.agents.base import AgentError
 
+from prm.agents.base import AgentError
 from prm.models import Trajectory
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+
 from prm.rewards.base import ensure_reward_info
 
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 from typing import Any, Literal, Protocol, runtime_checkable
 
 import gymnasium as gym
-from prm.agents.base import Agent, AgentError
 
+from prm.agents.base import Agent, AgentError
 from prm.env import PrmEnv
 from prm.errors import RewardSpecError, SandboxError
 

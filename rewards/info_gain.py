@@ -24,10 +24,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import gymnasium as gym
-from prm.rewards.estimators import ValueEstimator, has_hook
-from prm.rewards.shaping import PotentialShaping
 
 from prm.errors import RewardSpecError
+from prm.rewards.estimators import ValueEstimator, has_hook
+from prm.rewards.shaping import PotentialShaping
 
 
 class EvidenceRecall:

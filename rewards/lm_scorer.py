@@ -15,10 +15,10 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
-from prm.rewards.estimators import has_hook
-from prm.rewards.state_text import state_text
 
 from prm.errors import RewardSpecError
+from prm.rewards.estimators import has_hook
+from prm.rewards.state_text import state_text
 
 ANSWER_PROMPT = "\nAnswer: "
 

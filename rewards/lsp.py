@@ -52,11 +52,11 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import gymnasium as gym
+
+from prm.errors import PathEscapeError, RewardSpecError
 from prm.rewards.base import StepSignal
 from prm.rewards.focus import changed_lines, focus, parse
 from prm.rewards.langserver import SERVER_COMMAND, LanguageServer, LanguageServerError
-
-from prm.errors import PathEscapeError, RewardSpecError
 
 PYTHON_SUFFIXES = (".py", ".pyi")
 WARMUP_DOCUMENT = "__prm_warmup__.py"

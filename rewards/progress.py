@@ -26,6 +26,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import gymnasium as gym
+
 from prm.rewards.estimators import ValueEstimator
 from prm.rewards.shaping import PotentialShaping
 

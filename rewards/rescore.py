@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prm.models import OutcomeRecord, StepRecord, Trajectory
 from prm.rewards.clip import clip_cumulative
 from prm.rewards.gated import gate_rewards
 from prm.rewards.lsp import lsp_reward
@@ -32,8 +33,6 @@ from prm.rewards.spec import (
     parse_spec,
     parse_specs,
 )
-
-from prm.models import OutcomeRecord, StepRecord, Trajectory
 
 AGGREGATE_KEYS = ("gate", "step_rewards", "min_form_returns", "min_form_rewards")
 SIGNAL_SPECS = (LSPSpec, ProgressSpec, InfoGainSpec)  # ShapingSpec is a ProgressSpec
@@ -75,8 +74,8 @@ def can_rescore_offline(trajectory: Trajectory, spec: RewardSpec) -> bool:
 def replay(trajectory: Trajectory, signals: list[RewardSpec]) -> Trajectory:
     """Re-runs the trajectory's actions in a fresh env (from its header) wrapped with `signals`."""
     import gymnasium as gym
-    from prm.agents import ReplayAgent
 
+    from prm.agents import ReplayAgent
     from prm.rollout import run_episode
 
     header = trajectory.header

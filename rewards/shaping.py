@@ -23,10 +23,10 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import gymnasium as gym
-from prm.rewards.base import StepSignal
-from prm.rewards.estimators import ValueEstimator
 
 from prm.errors import SandboxError
+from prm.rewards.base import StepSignal
+from prm.rewards.estimators import ValueEstimator
 
 
 def shaping_term(phi_before: float, phi_after: float, gamma: float) -> float:

@@ -23,10 +23,10 @@ from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
-from prm.rewards.state_text import state_text, trajectory_states
 
 from prm.errors import RewardSpecError
 from prm.models import Trajectory
+from prm.rewards.state_text import state_text, trajectory_states
 
 
 def _torch() -> Any:

@@ -46,13 +46,13 @@ from typing import Self
 import docker
 from docker.errors import DockerException, ImageNotFound
 from docker.types import LogConfig, Ulimit
+
+from prm.errors import SandboxError, SandboxUnavailable
 from prm.sandboxes import runner
 from prm.sandboxes.base import ExecResult, SandboxLimits
 from prm.sandboxes.images import AGENT_UID, build_base_image
 from prm.sandboxes.local import check_command
 from prm.sandboxes.workspace import HostWorkspace, WorkspaceSnapshot, new_root
-
-from prm.errors import SandboxError, SandboxUnavailable
 
 WORKSPACE = "/workspace"
 API_TIMEOUT_S = 60.0

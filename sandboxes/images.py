@@ -43,12 +43,12 @@ from pathlib import Path
 
 import docker
 from docker.errors import APIError, DockerException, ImageNotFound
-from prm.sandboxes.workspace import copy_tree
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from prm.errors import ImageBuildError
 from prm.paths import cache_dir
+from prm.sandboxes.workspace import copy_tree
 
 SUITE = "bookworm"
 BASE_PACKAGES = ("python3", "python3-pip", "python3-venv", "git", "ca-certificates", "patch", "procps")

@@ -23,11 +23,10 @@ import os
 from pathlib import Path
 from typing import Self
 
+from prm.errors import SandboxError
 from prm.sandboxes.base import ExecResult, SandboxLimits
 from prm.sandboxes.runner import run_command
 from prm.sandboxes.workspace import HostWorkspace, WorkspaceSnapshot, new_root
-
-from prm.errors import SandboxError
 
 
 def check_command(cmd: object, timeout: object) -> None:

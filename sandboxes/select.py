@@ -16,9 +16,8 @@ from __future__ import annotations
 import functools
 import logging
 
-from prm.sandboxes.base import Sandbox
-
 from prm.errors import SandboxUnavailable, UnknownSandboxKind
+from prm.sandboxes.base import Sandbox
 
 log = logging.getLogger("prm.sandboxes")
 

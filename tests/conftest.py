@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+
 from prm.sandboxes.select import docker_engine_problem
 
 

@@ -12,10 +12,10 @@ import shlex
 from types import SimpleNamespace
 from typing import Any, ClassVar
 
-from prm.sandboxes import LocalSandbox
 from pydantic import BaseModel
 
 from prm.env import PrmEnv
+from prm.sandboxes import LocalSandbox
 from prm.tools import Tool, ToolResult
 
 FILES = {

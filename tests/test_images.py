@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import docker
 import pytest
-from prm.sandboxes.docker import DockerSandbox
-from prm.sandboxes.images import BASE_PACKAGES, base_image_tag, build_image, debian_mirror
 from typer.testing import CliRunner
 
 from prm.cli import app
 from prm.errors import ImageBuildError
+from prm.sandboxes.docker import DockerSandbox
+from prm.sandboxes.images import BASE_PACKAGES, base_image_tag, build_image, debian_mirror
 
 DEB822 = """Types: deb
 # a comment

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
+
+from prm import load_trajectory
 from prm.agents import OracleAgent, ScriptedAgent
+from prm.cli import app
 from prm.rewards import apply_rewards
 from prm.rewards.clip import clip_cumulative
 from prm.rewards.gated import gate_rewards
 from prm.rewards.minform import min_form
 from prm.rewards.rescore import rescore
-from typer.testing import CliRunner
-
-from prm import load_trajectory
-from prm.cli import app
 from prm.rollout import run_episode
 from tests.reward_env import PackageEnv, action
 

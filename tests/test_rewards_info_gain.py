@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import gymnasium as gym
 import pytest
-from prm.agents import OracleAgent
-from prm.rewards import EvidenceRecall, InformationGain, apply_rewards
-from prm.rewards.state_text import state_text
 
 import prm  # noqa: F401
+from prm.agents import OracleAgent
 from prm.errors import RewardSpecError
+from prm.rewards import EvidenceRecall, InformationGain, apply_rewards
+from prm.rewards.state_text import state_text
 from prm.rollout import run_episode
 
 QUESTION = "5a8ce55f554299441c6b9f62"
@@ -64,6 +64,7 @@ def tiny_lm(tmp_path_factory):
 
 def test_lm_scorer_is_the_teacher_forced_log_probability(tiny_lm):
     import torch
+
     from prm.rewards.lm_scorer import LMScorer
 
     scorer = LMScorer(tiny_lm, max_tokens=512)
@@ -156,7 +157,6 @@ def copying_lm(tmp_path_factory):
 
 def test_information_gain_rewards_the_step_that_surfaces_the_answer(copying_lm):
     from prm.rewards.lm_scorer import LMScorer
-
     from tests.reward_env import QuizEnv
 
     def gain(topic: str) -> float:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+
 from prm.rewards import LSPDiagnostics
 from prm.rewards.lsp import _inside_workspace, lsp_reward, seal
-
 from tests.reward_env import FILES, FIXED, PackageEnv, action
 
 CALC = "pkg/calc.py"

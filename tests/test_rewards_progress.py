@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+
 from prm.agents import OracleAgent
+from prm.errors import RewardSpecError
 from prm.rewards import Checklist, MonteCarlo, PotentialShaping, ProgressReward, Subgoal, TestPassFraction
 from prm.rewards.checklist import parse_subgoals
-
-from prm.errors import RewardSpecError
 from tests.reward_env import FILES, FIXED, PackageEnv, action
 
 CALC = "pkg/calc.py"
@@ -102,9 +102,9 @@ def test_test_pass_needs_an_env_with_tests():
 
 def test_checklist_reads_the_subgoals_a_scenario_declares():
     import gymnasium as gym
-    from prm.envs.search_qa.scenarios import load_pack
 
     import prm  # noqa: F401
+    from prm.envs.search_qa.scenarios import load_pack
 
     scenario = load_pack()["5a8ce55f554299441c6b9f62"].model_copy(
         update={"subgoals": [Subgoal(observed="Tinted Windows (band)"), Subgoal(observed="Tulsa")]}

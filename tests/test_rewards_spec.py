@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import gymnasium as gym
 import pytest
+
+import prm  # noqa: F401  (registers the env ids)
+from prm.errors import RewardSpecError
 from prm.rewards import (
     GatedAccumulation,
     InformationGain,
@@ -13,9 +16,6 @@ from prm.rewards import (
     apply_rewards,
 )
 from prm.rewards.spec import GatedSpec, ProgressSpec, ShapingSpec, parse_spec, parse_specs
-
-import prm  # noqa: F401  (registers the env ids)
-from prm.errors import RewardSpecError
 from tests.reward_env import PackageEnv
 
 QUESTION = "5a8ce55f554299441c6b9f62"

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from typer.testing import CliRunner
+
 from prm.agents import OracleAgent, ScriptedAgent
+from prm.cli import app
+from prm.errors import RewardSpecError
 from prm.rewards import ProgressReward, apply_rewards
 from prm.rewards.state_text import state_text
 from prm.rewards.value_model import ValueModel, fit_value_model, monte_carlo_dataset
-from typer.testing import CliRunner
-
-from prm.cli import app
-from prm.errors import RewardSpecError
 from prm.rollout import run_episode
 from tests.reward_env import FILES, PackageEnv, action
 

@@ -1,7 +1,7 @@
 import pytest
-from prm.agents import AgentError, OracleAgent, ReplayAgent, ScriptedAgent
 
 from prm import load_trajectory
+from prm.agents import AgentError, OracleAgent, ReplayAgent, ScriptedAgent
 from prm.rollout import run_episode
 from tests.guess_env import GuessEnv, call
 

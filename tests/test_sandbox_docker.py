@@ -6,11 +6,11 @@ import time
 
 import docker
 import pytest
+
+from prm.errors import PathEscapeError, SandboxError
 from prm.sandboxes import Sandbox, SandboxLimits
 from prm.sandboxes.docker import DockerSandbox, close_spares
 from prm.sandboxes.runner import truncation_marker
-
-from prm.errors import PathEscapeError, SandboxError
 
 pytestmark = pytest.mark.docker
 

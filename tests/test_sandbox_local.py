@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 import pytest
-from prm.sandboxes import LocalSandbox, Sandbox, SandboxLimits
-from prm.sandboxes.runner import truncation_marker
 
 from prm.errors import PathEscapeError, SandboxError
+from prm.sandboxes import LocalSandbox, Sandbox, SandboxLimits
+from prm.sandboxes.runner import truncation_marker
 
 
 @pytest.fixture(scope="module")

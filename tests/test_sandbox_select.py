@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from prm.sandboxes import LocalSandbox, open_sandbox
-from prm.sandboxes.select import _notice
 
 from prm.errors import SandboxUnavailable, UnknownSandboxKind
+from prm.sandboxes import LocalSandbox, open_sandbox
+from prm.sandboxes.select import _notice
 
 DEAD_DOCKER_HOST = "unix:///nonexistent/prm-dead-docker.sock"
 

@@ -6,9 +6,9 @@ import warnings
 import gymnasium as gym
 import pytest
 from gymnasium.utils.env_checker import check_env
+
 from prm.envs.search_qa import SearchQAEnv, exact_match, f1_score, load_pack, normalize_answer, scenario_ids
 from prm.envs.search_qa.scenarios import load_scenario_file, pack_dir, write_scenarios
-
 from prm.errors import ScenarioError
 
 TINTED = "5a8ce55f554299441c6b9f62"  # "...debut album "Tinted Windows" ... first performance in what city?" -> Tulsa

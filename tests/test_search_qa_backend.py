@@ -5,6 +5,7 @@ import json
 import threading
 
 import pytest
+
 from prm.envs.search_qa import (
     BM25Backend,
     Document,
@@ -17,7 +18,6 @@ from prm.envs.search_qa import (
 from prm.envs.search_qa.backend import corpus_backend
 from prm.envs.search_qa.http import HttpBackend, make_server
 from prm.envs.search_qa.scenarios import packaged_corpus
-
 from prm.errors import ScenarioError
 
 DOCS = [

@@ -4,11 +4,11 @@ import json
 from pathlib import Path
 
 import yaml
-from prm.envs.search_qa import SearchQAEnv, load_pack, read_corpus, scenario_ids
-from prm.envs.search_qa.scenarios import packaged_corpus
 from typer.testing import CliRunner
 
 from prm.cli import app
+from prm.envs.search_qa import SearchQAEnv, load_pack, read_corpus, scenario_ids
+from prm.envs.search_qa.scenarios import packaged_corpus
 
 runner = CliRunner()
 IDS = scenario_ids("dev")[:3]

@@ -8,12 +8,12 @@ import docker
 import gymnasium as gym
 import pytest
 from gymnasium.utils.env_checker import check_env
-from prm.agents import OracleAgent
-from prm.envs.swe.env import SweEnv
 from typer.testing import CliRunner
 
 import prm  # noqa: F401  (registers the env ids)
+from prm.agents import OracleAgent
 from prm.cli import app
+from prm.envs.swe.env import SweEnv
 from prm.rollout import run_episode
 from prm.scenario import packaged_scenarios
 

@@ -7,15 +7,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from prm.envs.swe.grading import TestRun, parse_statuses, run_tests
 from prm.envs.swe.oracle import _replacements, oracle_actions
 from prm.envs.swe.patches import PatchDoesNotApply, apply_patch, patch_paths
 from prm.envs.swe.repo import prepare
 from prm.envs.swe.scenario import load_swe_scenario, scenario_ids, scenario_paths
 from prm.envs.swe.validate import validate_scenario_file
-from prm.sandboxes.docker import DockerSandbox
-
 from prm.errors import SandboxError, ScenarioError
+from prm.sandboxes.docker import DockerSandbox
 
 BUG = textwrap.dedent(
     """\

@@ -32,17 +32,16 @@ import shlex
 from pathlib import Path
 from typing import Any
 
+from prm.env import PrmEnv
 from prm.envs.swe.grading import TestRun, run_tests
 from prm.envs.swe.oracle import oracle_actions
 from prm.envs.swe.repo import PreparedRepo, prepare
 from prm.envs.swe.scenario import FAMILY, SweScenario, load_swe_scenario
 from prm.envs.swe.tools import SweTools
+from prm.errors import UnknownSandboxKind
 from prm.sandboxes.base import Sandbox, SandboxLimits
 from prm.sandboxes.images import build_image
 from prm.sandboxes.select import SANDBOX_KINDS, docker_engine_problem, open_sandbox
-
-from prm.env import PrmEnv
-from prm.errors import UnknownSandboxKind
 from prm.tools import Tool
 
 

@@ -15,9 +15,8 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from prm.sandboxes.base import Sandbox
-
 from prm.errors import SandboxError
+from prm.sandboxes.base import Sandbox
 
 PYTEST_TIMEOUT_S = 300.0
 _SUMMARY = {"PASSED": "passed", "FAILED": "failed", "ERROR": "error", "XFAIL": "xfailed", "XPASS": "xpassed"}

@@ -40,7 +40,6 @@ from pathlib import Path
 
 from prm.envs.swe.patches import PatchDoesNotApply, apply_patch, patch_paths
 from prm.envs.swe.scenario import SweScenario
-
 from prm.errors import ScenarioError
 from prm.paths import cache_dir
 

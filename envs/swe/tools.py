@@ -27,10 +27,10 @@ import secrets
 import shlex
 from collections.abc import Callable
 
-from prm.sandboxes.base import Sandbox
 from pydantic import BaseModel, ConfigDict, Field
 
 from prm.errors import PathEscapeError
+from prm.sandboxes.base import Sandbox
 from prm.tools import ActionError, Tool, ToolResult
 
 MAX_OBSERVATION_CHARS = 8000

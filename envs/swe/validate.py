@@ -23,7 +23,6 @@ from pathlib import Path
 
 from prm.envs.swe.env import SweEnv
 from prm.envs.swe.grading import TestRun
-
 from prm.errors import PrmError, ScenarioError
 
 
