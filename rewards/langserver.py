@@ -108,14 +108,18 @@ class LanguageServer:
             raise LanguageServerError(f"language server is gone: {err}") from err
 
     def _read_loop(self, stream: IO[bytes]) -> None:
+        with contextlib.suppress(OSError, ValueError):  # the pipe closed under us (shutdown, killed server)
+            self._read_messages(stream)
+        with self._lock:
+            self._closed = True
+            self._lock.notify_all()
+
+    def _read_messages(self, stream: IO[bytes]) -> None:
         while True:
             length = None
             while True:
                 line = stream.readline()
                 if not line:
-                    with self._lock:
-                        self._closed = True
-                        self._lock.notify_all()
                     return
                 line = line.strip()
                 if not line:
