@@ -187,10 +187,17 @@ def _is_docstring(node: ast.stmt) -> bool:
     )
 
 
-def _record(env: gym.Env, action: str) -> tuple[dict[str, float], bool, dict]:
+def _labelled(env: gym.Env, action: str, scenario: str, label: str, category: str) -> LabelledStep:
+    """Steps `env` with `action` and labels the signal components the step produced."""
     _, _, _, _, info = env.step(action)
     components = {name: info["reward_components"].get(name) for name in COMPONENTS.values()}
-    return {k: v for k, v in components.items() if v is not None}, bool(info["infra_error"]), info
+    return LabelledStep(
+        scenario=scenario,
+        label=label,
+        category=category,
+        components={k: v for k, v in components.items() if v is not None},
+        infra_error=bool(info["infra_error"]),
+    )
 
 
 def labelled_steps(scenario: str, sandbox: str) -> list[LabelledStep]:
@@ -201,43 +208,15 @@ def labelled_steps(scenario: str, sandbox: str) -> list[LabelledStep]:
         path = edits[0]["args"]["path"]
         steps = []
         for category, harmful, undo in _harmful_steps(env, path):
-            components, infra, _ = _record(env, harmful)
-            steps.append(
-                LabelledStep(
-                    scenario=scenario,
-                    label="harmful",
-                    category=category,
-                    components=components,
-                    infra_error=infra,
-                )
-            )
-            _record(env, undo)
+            steps.append(_labelled(env, harmful, scenario, "harmful", category))
+            env.step(undo)
         name = _functions(env.unwrapped.sandbox.read_file(path).decode())[0][0]
         for category, action in (
             ("view", tool_call("view", path=path)),
             ("search", tool_call("search", pattern=f"def {name}")),
         ):
-            components, infra, _ = _record(env, action)
-            steps.append(
-                LabelledStep(
-                    scenario=scenario,
-                    label="neutral",
-                    category=category,
-                    components=components,
-                    infra_error=infra,
-                )
-            )
-        for edit in edits:
-            components, infra, _ = _record(env, json.dumps(edit))
-            steps.append(
-                LabelledStep(
-                    scenario=scenario,
-                    label="good",
-                    category="gold hunk",
-                    components=components,
-                    infra_error=infra,
-                )
-            )
+            steps.append(_labelled(env, action, scenario, "neutral", category))
+        steps += [_labelled(env, json.dumps(edit), scenario, "good", "gold hunk") for edit in edits]
         return steps
     finally:
         env.close()
