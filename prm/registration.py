@@ -1,4 +1,8 @@
-"""The one place where prm-gym's environment ids are registered with Gymnasium (imported by `import prm`)."""
+"""The one place where prm-gym's environment families are listed (imported by `import prm`).
+
+Each family package declares its parts in its `__init__` as `FAMILY` (`prm.family.Family`); this module
+registers every family's env id with Gymnasium, and the CLI finds importers, validators and benchmarks here.
+"""
 
 from __future__ import annotations
 
@@ -10,17 +14,37 @@ from typing import Any
 import gymnasium as gym
 from gymnasium.envs.registration import load_env_creator
 
-ENV_IDS: dict[str, str] = {
-    # env id -> entry point; a family adds its line here when it lands.
-    "prm/search-qa-v0": "prm.envs.search_qa.env:SearchQAEnv",
-    "prm/swe-v0": "prm.envs.swe.env:SweEnv",
-}
+from prm.family import Family
+
+FAMILY_PACKAGES: tuple[str, ...] = (
+    # a family adds its line here when it lands
+    "prm.envs.search_qa",
+    "prm.envs.swe",
+)
+
+
+@functools.cache
+def families() -> dict[str, Family]:
+    """Every family's declaration, by name (e.g. 'swe')."""
+    declared = (importlib.import_module(package).FAMILY for package in FAMILY_PACKAGES)
+    return {family.name: family for family in declared}
+
+
+def family_of(env_id: str) -> Family:
+    """The family behind a registered env id; an unknown id is a `KeyError` naming the known ones."""
+    for family in families().values():
+        if family.env_id == env_id:
+            return family
+    raise KeyError(f"unknown env '{env_id}'; registered: {', '.join(ENV_IDS)}")
+
+
+ENV_IDS: dict[str, str] = {family.env_id: family.env for family in families().values()}
+"""env id -> entry point (`"module:Class"`)."""
 
 
 def env_class(env_id: str) -> type:
     """The env class behind a registered id (e.g. to list its scenarios without building an env)."""
-    module, _, name = ENV_IDS[env_id].partition(":")
-    return getattr(importlib.import_module(module), name)
+    return family_of(env_id).env_class()
 
 
 def make_with_rewards(entry_point: str, *, rewards: Sequence[str] = (), **kwargs: Any) -> gym.Env:

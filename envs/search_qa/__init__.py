@@ -7,15 +7,24 @@
 True
 
 See `prm.envs.search_qa.env` for the tools, modes, outcome and step signals, `.backend` for plugging in
-another search engine, `.scenarios` for the scenario format and the packaged pack.
+another search engine, `.scenarios` for the scenario format, the packaged pack and the HotpotQA importer,
+`.validate` for `prm scenario validate`, `.bench` for `prm bench search`.
 """
 
-from .backend import BM25Backend, Document, Hit, SearchBackend, read_corpus, write_corpus
-from .env import SearchQAEnv
-from .metrics import exact_match, f1_score, normalize_answer
-from .scenarios import SearchQAScenario, load_pack, read_questions, resolve_scenario, scenario_ids
+from prm.family import Family, lazy_exports
+
+FAMILY = Family(
+    name="search_qa",
+    env_id="prm/search-qa-v0",
+    env="prm.envs.search_qa.env:SearchQAEnv",
+    loader="prm.envs.search_qa.scenarios:load_scenario_file",
+    importers={"hotpotqa": "prm.envs.search_qa.scenarios:import_hotpotqa"},
+    validator="prm.envs.search_qa.validate:validate_scenario_file",
+    benches={"search": "prm.envs.search_qa.cli:bench"},
+)
 
 __all__ = [
+    "FAMILY",
     "BM25Backend",
     "Document",
     "Hit",
@@ -32,3 +41,23 @@ __all__ = [
     "scenario_ids",
     "write_corpus",
 ]
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "BM25Backend": ".backend",
+        "Document": ".backend",
+        "Hit": ".backend",
+        "SearchBackend": ".backend",
+        "read_corpus": ".backend",
+        "write_corpus": ".backend",
+        "SearchQAEnv": ".env",
+        "exact_match": ".metrics",
+        "f1_score": ".metrics",
+        "normalize_answer": ".metrics",
+        "SearchQAScenario": ".scenarios",
+        "load_pack": ".scenarios",
+        "read_questions": ".scenarios",
+        "resolve_scenario": ".scenarios",
+        "scenario_ids": ".scenarios",
+    },
+)

@@ -21,7 +21,7 @@ import json
 from collections.abc import Callable, Sequence
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import Field, NonNegativeInt, model_validator
@@ -31,6 +31,9 @@ from prm.models import ScenarioBase
 from prm.scenario import load_scenario, packaged_scenarios, scenario_files, validate_scenario
 
 from .backend import Document, read_corpus, write_corpus
+
+if TYPE_CHECKING:
+    from rich.progress import Progress
 
 SPLITS = ("train", "dev")
 CORPUS_FILE = "corpus.jsonl.gz"
@@ -237,3 +240,18 @@ def write_scenarios(
         if on_written is not None:
             on_written(path)
     return written
+
+
+def import_hotpotqa(files: list[Path], out: Path, progress: Progress) -> list[Path]:
+    """`prm scenario import hotpotqa FILE --out DIR`: a HotpotQA question file (JSON array or JSON Lines; the
+    packaged pack's layout with `context_titles`, or the original release's with `_id` and `context`
+    paragraphs) -> `DIR/<id>.yaml`, one scenario per question, plus `DIR/corpus.jsonl.gz` when the file
+    carries paragraphs. Then: `prm run prm/search-qa-v0 --scenario DIR/<id>.yaml`."""
+    if len(files) != 1:
+        raise ScenarioError(", ".join(map(str, files)), "FILES", "hotpotqa takes one question file")
+    (file,) = files
+    reading = progress.add_task(f"reading {file.name}", total=None)
+    questions = read_questions(file)
+    progress.update(reading, total=1, completed=1)
+    writing = progress.add_task(f"writing {out}", total=len(questions))
+    return write_scenarios(questions, out, on_written=lambda _: progress.advance(writing))

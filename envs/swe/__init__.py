@@ -2,10 +2,28 @@
 
 Scenarios: `scenario_ids()` lists the packaged pack, `scenario_paths(ref)` the files an id, file or directory
 names, `load_swe_scenario(ref)` loads one; `prm.envs.swe.validate.validate_scenario_file(path)` runs the checks of
-`prm scenario validate`.
+`prm scenario validate`; `prm bench swe` times it (`prm.envs.swe.bench`).
 """
 
-from prm.envs.swe.env import SweEnv
-from prm.envs.swe.scenario import SweScenario, load_swe_scenario, scenario_ids, scenario_paths
+from prm.family import Family, lazy_exports
 
-__all__ = ["SweEnv", "SweScenario", "load_swe_scenario", "scenario_ids", "scenario_paths"]
+FAMILY = Family(
+    name="swe",
+    env_id="prm/swe-v0",
+    env="prm.envs.swe.env:SweEnv",
+    loader="prm.envs.swe.scenario:load_swe_scenario",
+    validator="prm.envs.swe.validate:validate_scenario_file",
+    benches={"swe": "prm.envs.swe.cli:bench"},
+)
+
+__all__ = ["FAMILY", "SweEnv", "SweScenario", "load_swe_scenario", "scenario_ids", "scenario_paths"]
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "SweEnv": ".env",
+        "SweScenario": ".scenario",
+        "load_swe_scenario": ".scenario",
+        "scenario_ids": ".scenario",
+        "scenario_paths": ".scenario",
+    },
+)

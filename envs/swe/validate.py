@@ -24,23 +24,25 @@ from pathlib import Path
 from prm.envs.swe.env import SweEnv
 from prm.envs.swe.grading import TestRun
 from prm.errors import PrmError, ScenarioError
+from prm.family import Validation
+
+
+def _pass_count(statuses: dict[str, str]) -> str:
+    if not statuses:
+        return "-"
+    passed = sum(status == "passed" for status in statuses.values())
+    return f"{passed}/{len(statuses)} pass"
 
 
 @dataclass
-class ValidationResult:
-    """The verdict on one scenario file: `problem` is None when every check passed."""
+class ValidationResult(Validation):
+    """The verdict on one SWE scenario file, with the per-test statuses at the start state and after the gold."""
 
-    path: Path
-    scenario_id: str | None = None
     start: dict[str, str] = field(default_factory=dict)
     gold: dict[str, str] = field(default_factory=dict)
-    repeats: int = 0
-    problem: str | None = None
-    seconds: float = 0.0
 
-    @property
-    def ok(self) -> bool:
-        return self.problem is None
+    def checks(self) -> dict[str, str]:
+        return {"start": _pass_count(self.start), "gold": _pass_count(self.gold)}
 
 
 def _check_start(env: SweEnv, run: TestRun) -> None:

@@ -14,11 +14,22 @@ app.add_typer(scenario_app, name="scenario")
 app.add_typer(image_app, name="image")
 app.add_typer(bench_app, name="bench")
 
+
+def _register_family_benches() -> None:
+    """`prm bench NAME` for every benchmark a family declares (`Family.benches`)."""
+    from prm.family import load_ref
+    from prm.registration import families
+
+    for family in families().values():
+        for name, ref in family.benches.items():
+            bench_app.command(name)(load_ref(ref))
+
+
+_register_family_benches()
+
 # Command modules register their verbs on the apps above when imported.
 from prm.cli import (  # noqa: E402, F401
     bench_sandbox,
-    bench_search,
-    bench_swe,
     episodes,
     image,
     rewards,

@@ -1,9 +1,7 @@
-"""`prm scenario import FORMAT FILE --out DIR`: convert a public data set's file into prm-gym scenario files.
+"""`prm scenario import FORMAT FILES... --out DIR`: convert a public data set's files into prm-gym scenario files.
 
-Formats (the `IMPORTERS` table; a family adds its own):
-- `hotpotqa`: a HotpotQA question file (JSON array or JSON Lines; the packaged pack's layout with
-  `context_titles`, or the original release's with `_id` and `context` paragraphs) -> `DIR/<id>.yaml`, one
-  `prm/search-qa-v0` scenario per question, plus `DIR/corpus.jsonl.gz` when the file carries paragraphs.
+The formats are the families' importers (`Family.importers`), e.g. `hotpotqa` (`prm/search-qa-v0`, one
+question file). Each importer's docstring says which files it takes.
 
 Example: `prm scenario import hotpotqa hotpot_dev_distractor_v1.json --out my_pack/`, then
 `prm run prm/search-qa-v0 --scenario my_pack/<id>.yaml`.
@@ -11,7 +9,6 @@ Example: `prm scenario import hotpotqa hotpot_dev_distractor_v1.json --out my_pa
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -29,38 +26,35 @@ from rich.progress import (
 
 from prm.cli import scenario_app
 from prm.errors import ScenarioError
+from prm.family import load_ref
+from prm.registration import families
 
 console = Console()
 
 
-def _import_hotpotqa(file: Path, out: Path, progress: Progress) -> list[Path]:
-    # imported here, not at the top: keeps `prm` start-up fast (bm25s is slow to import)
-    from prm.envs.search_qa.scenarios import read_questions, write_scenarios
-
-    reading = progress.add_task(f"reading {escape(file.name)}", total=None)
-    questions = read_questions(file)
-    progress.update(reading, total=1, completed=1)
-    writing = progress.add_task(f"writing {escape(str(out))}", total=len(questions))
-    return write_scenarios(questions, out, on_written=lambda _: progress.advance(writing))
-
-
-IMPORTERS: dict[str, Callable[[Path, Path, Progress], list[Path]]] = {"hotpotqa": _import_hotpotqa}
+def _importers() -> dict[str, str]:
+    return {fmt: ref for family in families().values() for fmt, ref in family.importers.items()}
 
 
 @scenario_app.command("import")
 def import_scenarios(
-    source_format: Annotated[str, typer.Argument(metavar="FORMAT", help=f"one of: {', '.join(IMPORTERS)}")],
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="the file to convert")],
+    source_format: Annotated[
+        str, typer.Argument(metavar="FORMAT", help=f"one of: {', '.join(_importers())}")
+    ],
+    files: Annotated[
+        list[Path], typer.Argument(exists=True, help="the files to convert (the format says which)")
+    ],
     out: Annotated[
         Path, typer.Option("--out", metavar="DIR", file_okay=False, help="folder for the scenario files")
     ],
 ) -> None:
-    """Convert a data set file into scenario files in DIR (one file per question)."""
-    importer = IMPORTERS.get(source_format)
-    if importer is None:
+    """Convert a data set's files into scenario files in DIR (one file per question)."""
+    importers = _importers()
+    if source_format not in importers:
         raise typer.BadParameter(
-            f"unknown format '{source_format}'; known: {', '.join(IMPORTERS)}", param_hint="FORMAT"
+            f"unknown format '{source_format}'; known: {', '.join(importers)}", param_hint="FORMAT"
         )
+    importer = load_ref(importers[source_format])
     columns = [
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -70,7 +64,7 @@ def import_scenarios(
     ]
     try:
         with Progress(*columns, console=console) as progress:
-            written = importer(file, out, progress)
+            written = importer(files, out, progress)
     except ScenarioError as err:
         console.print(f"[red]error:[/red] {escape(str(err))}", soft_wrap=True, highlight=False)
         raise typer.Exit(1) from err

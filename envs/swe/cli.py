@@ -1,4 +1,6 @@
-"""`prm bench swe`: `prm/swe-v0` reset and step latency next to same-run baselines (see `prm.bench.swe`)."""
+"""`prm/swe-v0`'s command-line verbs (found through the family declaration): `prm bench swe`.
+
+Heavy modules (the env, the docker SDK) are imported inside the commands, so `prm --help` stays fast."""
 
 from __future__ import annotations
 
@@ -8,9 +10,6 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from prm.bench.swe import run_swe_bench
-from prm.cli import bench_app
-
 console = Console()
 
 
@@ -18,14 +17,15 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1000:.1f} ms"
 
 
-@bench_app.command("swe")
-def bench_swe(
+def bench(
     scenario: Annotated[str, typer.Option(help="scenario id or file")] = "toolz-groupby-key",
     resets: Annotated[int, typer.Option(min=2, help="resets to time")] = 20,
     steps: Annotated[int, typer.Option(min=2, help="steps of each kind to time")] = 50,
     grades: Annotated[int, typer.Option(min=1, help="gradings (submit) to time")] = 3,
 ) -> None:
     """Env construction, reset, step (bash, view) and grading latency from a cached image (Docker)."""
+    from prm.envs.swe.bench import run_swe_bench
+
     rows = run_swe_bench(scenario=scenario, resets=resets, steps=steps, grades=grades)
     table = Table(title=f"prm/swe-v0 latency ({scenario})")
     for column in (

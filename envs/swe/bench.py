@@ -1,4 +1,4 @@
-"""`prm/swe-v0` latency benchmark: env construction, reset and step latency from a cached image.
+"""`prm bench swe`: `prm/swe-v0` env construction, reset and step latency from a cached image.
 
 Each env figure is measured next to a baseline taken in the same run on the same image, so the ratios
 (the env's overhead) hold on any machine:
@@ -10,7 +10,7 @@ Each env figure is measured next to a baseline taken in the same run on the same
 - grading (`submit`: fork, write the test files, run pytest) vs running the same pytest command in place.
 
 Example:
-    >>> from prm.bench.swe import run_swe_bench
+    >>> from prm.envs.swe.bench import run_swe_bench
     >>> rows = run_swe_bench(resets=5, steps=20)  # doctest: +SKIP
 """
 

@@ -1,4 +1,6 @@
-"""`prm bench search`: search latency, index build time and oracle throughput of `prm/search-qa-v0`."""
+"""`prm/search-qa-v0`'s command-line verbs (found through the family declaration): `prm bench search`.
+
+bm25s is slow to import: heavy modules are imported inside the commands, so `prm --help` stays fast."""
 
 from __future__ import annotations
 
@@ -10,13 +12,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from prm.cli import bench_app
-
 console = Console()
 
 
-@bench_app.command("search")
-def bench_search(
+def bench(
     queries: Annotated[
         int, typer.Option(min=10, help="search steps to time per query set (the questions, the gold titles)")
     ] = 600,
@@ -26,8 +25,7 @@ def bench_search(
     ] = None,
 ) -> None:
     """Time search steps against a bare bm25s query over the HotpotQA corpus (target: step p50 < 2 ms)."""
-    # imported here, not at the top: keeps `prm` start-up fast (bm25s is slow to import)
-    from prm.bench.search import TARGET_P50_MS, SearchBenchResult, run_search_benchmark
+    from prm.envs.search_qa.bench import TARGET_P50_MS, SearchBenchResult, run_search_benchmark
 
     with console.status("running the search benchmark"):
         result = run_search_benchmark(queries=queries, episodes=episodes)
