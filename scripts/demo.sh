@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
-exec prm run prm/swe-v0 --scenario toolz-groupby-key --agent oracle --reward lsp --reward progress:test_pass --out runs "$@"
+venv="${PRM_VENV:-.venv}"
+exec "$venv/bin/prm" run prm/swe-v0 --scenario toolz-groupby-key --agent oracle --reward lsp --reward progress:test_pass --out runs "$@"
