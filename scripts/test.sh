@@ -7,6 +7,6 @@ cd "$(dirname "$0")/.."
 ./scripts/setup.sh dev,ml
 venv="${PRM_VENV:-.venv}"
 export PRM_REQUIRE_DOCKER="${PRM_REQUIRE_DOCKER:-1}"
-"$venv/bin/ruff" check .
-"$venv/bin/ruff" format --check .
+"$venv/bin/python" -m ruff check .
+"$venv/bin/python" -m ruff format --check .
 "$venv/bin/python" -m pytest -q "$@"

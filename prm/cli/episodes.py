@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
-import gymnasium as gym
 import typer
 import yaml
 from rich.console import Console
@@ -17,6 +16,7 @@ from rich.table import Table
 import prm
 from prm.agents import Agent, OracleAgent, ReplayAgent
 from prm.cli import app
+from prm.cli.errors import make_env
 from prm.models import StepRecord
 from prm.registration import ENV_IDS, env_class
 from prm.rollout import run_episode, step_record
@@ -116,7 +116,7 @@ def run(
         for episode in range(episodes):
             scenario_ref = next(scenarios)
             console.print(f"[bold]episode {episode}[/bold] scenario={scenario_ref}")
-            env = gym.make(
+            env = make_env(
                 env_id, scenario=scenario_ref, **make_kwargs, **({"rewards": reward} if reward else {})
             )
             path = out / f"{env_id.replace('/', '_')}-{Path(scenario_ref).stem}-{episode:04d}.jsonl"
@@ -159,7 +159,7 @@ def replay(file: Annotated[Path, typer.Argument(help="a trajectory JSONL file")]
     trajectory = load_trajectory(file)
     header = trajectory.header
     rewards = {"rewards": header.reward_config} if header.reward_config else {}
-    env = gym.make(header.env_id, scenario=header.scenario_id, **header.env_kwargs, **rewards)
+    env = make_env(header.env_id, scenario=header.scenario_id, **header.env_kwargs, **rewards)
     differences = Table("step", "field", "recorded", "replayed", title=f"replay of {file}")
     try:
         observation, _ = env.reset(seed=header.seed)
