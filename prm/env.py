@@ -25,7 +25,7 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 
-from prm.errors import SandboxError
+from prm.errors import SandboxError, ScenarioError
 from prm.models import ScenarioBase
 from prm.scenario import packaged_scenarios, scenario_files
 from prm.spaces import Unicode
@@ -84,6 +84,14 @@ class PrmEnv(gym.Env[str, str]):
         if source is None:
             return [path.stem for path in scenario_files(packaged_scenarios(cls.scenario_family))]
         return [str(path) for path in scenario_files(source)]
+
+    def draw_scenario_id(self) -> str:
+        """A packaged scenario id drawn from the env's seeded generator: what a family plays per `reset` when
+        made without `scenario=` (the same seed draws the same scenario)."""
+        ids = self.scenario_ids()
+        if not ids:
+            raise ScenarioError(type(self).__name__, "scenario", "no packaged scenarios: pass scenario=")
+        return ids[int(self.np_random.integers(len(ids)))]
 
     # --- hooks --------------------------------------------------------------------------------------
     def gold_answer(self) -> str:

@@ -194,8 +194,7 @@ class SearchQAEnv(PrmEnv):
         elif self._fixed is not None:
             scenario = self._fixed
         else:
-            ids = scenario_ids()
-            scenario = load_pack()[ids[int(self.np_random.integers(len(ids)))]]
+            scenario = load_pack()[self.draw_scenario_id()]
         corpus = self._backend or corpus_backend(scenario.corpus or str(packaged_corpus()))
         gold_docs = {
             title: self._fetch(corpus, scenario, title, "supporting_facts")

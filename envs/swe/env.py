@@ -49,7 +49,8 @@ class SweEnv(PrmEnv):
     """Bug fixing in a real Python repository (see the module docstring).
 
     Args:
-        scenario: a scenario id from the packaged pack, a scenario file, or a `SweScenario`.
+        scenario: a scenario id from the packaged pack, a scenario file, a `SweScenario`, or None: a packaged
+            scenario drawn at each `reset` from the env's seeded generator (`info["scenario_id"]` says which).
         sandbox: "auto" (Docker when an engine answers at construction, else local), "docker" or "local".
         max_steps: step budget; the scenario's `max_steps` by default.
         reward_weights: weights of reward components (default: the outcome only).
@@ -61,7 +62,7 @@ class SweEnv(PrmEnv):
 
     def __init__(
         self,
-        scenario: str | Path | SweScenario,
+        scenario: str | Path | SweScenario | None = None,
         sandbox: str = "auto",
         *,
         max_steps: int | None = None,
@@ -74,19 +75,23 @@ class SweEnv(PrmEnv):
             raise UnknownSandboxKind(
                 f"unknown sandbox kind {sandbox!r}; choose one of {', '.join(SANDBOX_KINDS)}"
             )
-        self.scenario: SweScenario = (
-            scenario if isinstance(scenario, SweScenario) else load_swe_scenario(scenario)
-        )
-        self.repo: PreparedRepo = prepare(self.scenario)
         if sandbox == "auto":  # decided once, not at every reset
             sandbox = "docker" if docker_engine_problem() is None else "local"
         self.sandbox_kind = sandbox
         self.limits = SandboxLimits.model_validate(limits or {})
-        self.image = (
-            build_image(requirements=self.scenario.image_requirements) if sandbox == "docker" else None
-        )
         self.sandbox: Sandbox | None = None
         self._tool_set = SweTools(lambda: self.sandbox)
+        self._drawn = scenario is None
+        if scenario is not None:
+            self._use(scenario if isinstance(scenario, SweScenario) else load_swe_scenario(scenario))
+
+    def _use(self, scenario: SweScenario) -> None:
+        """Makes `scenario` the env's task: its repository prepared on the host, its image built (both cached)."""
+        self.scenario: SweScenario = scenario
+        self.repo: PreparedRepo = prepare(scenario)
+        self.image = (
+            build_image(requirements=scenario.image_requirements) if self.sandbox_kind == "docker" else None
+        )
 
     # --- PrmEnv ----------------------------------------------------------------------------------------
     def _step_budget(self) -> int:
@@ -94,6 +99,10 @@ class SweEnv(PrmEnv):
 
     def _start(self, seed: int | None, options: dict[str, Any]) -> str:
         self._close_sandbox()
+        if self._drawn:
+            drawn = self.draw_scenario_id()
+            if self.scenario is None or self.scenario.id != drawn:
+                self._use(load_swe_scenario(drawn))
         self.sandbox = open_sandbox(
             self.sandbox_kind, image=self.image, workspace_from=self.repo.workspace, limits=self.limits
         )

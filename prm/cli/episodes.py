@@ -19,8 +19,10 @@ from prm.cli import app
 from prm.cli.errors import make_env
 from prm.models import StepRecord
 from prm.registration import ENV_IDS, env_class
+from prm.rewards.spec import parse_specs
 from prm.rollout import run_episode, step_record
-from prm.trajectory import load_trajectory
+from prm.scenario import locate_recorded_scenario
+from prm.trajectory import load_trajectory, reserve_path
 
 console = Console()
 
@@ -45,11 +47,10 @@ def _make_agent(spec: str) -> Agent:
 
 
 def _scenario_cycle(env_id: str, scenario: str | None) -> itertools.cycle:
+    """The scenario of each episode: None (the env draws one from the pack by the episode's seed), each file
+    of a directory in turn, or the one id or file given."""
     if scenario is None:
-        ids = env_class(env_id).scenario_ids()
-        if not ids:
-            raise typer.BadParameter(f"{env_id} ships no scenarios; pass --scenario", param_hint="--scenario")
-        return itertools.cycle(ids[:1])
+        return itertools.cycle([None])
     if Path(scenario).is_dir():
         refs = env_class(env_id).scenario_ids(scenario)
         if not refs:
@@ -107,6 +108,7 @@ def run(
             f"unknown env '{env_id}'; registered: {', '.join(ENV_IDS)}", param_hint="ENV_ID"
         )
     make_kwargs = _parse_kwargs(kw) | ({"sandbox": sandbox} if sandbox else {})
+    parse_specs(reward)  # a bad spec fails before any env is built
     scenarios = _scenario_cycle(env_id, scenario)
     player = _make_agent(agent)
     summary = Table("episode", "scenario", "steps", "return", "outcome", title=f"{env_id} x {episodes}")
@@ -115,11 +117,17 @@ def run(
         task = progress.add_task("episodes", total=episodes)
         for episode in range(episodes):
             scenario_ref = next(scenarios)
-            console.print(f"[bold]episode {episode}[/bold] scenario={scenario_ref}")
-            env = make_env(
-                env_id, scenario=scenario_ref, **make_kwargs, **({"rewards": reward} if reward else {})
+            label = Path(scenario_ref).stem if scenario_ref else "pack"
+            console.print(
+                f"[bold]episode {episode}[/bold] scenario={scenario_ref or f'drawn from the pack (seed {seed + episode})'}"
             )
-            path = out / f"{env_id.replace('/', '_')}-{Path(scenario_ref).stem}-{episode:04d}.jsonl"
+            env = make_env(
+                env_id,
+                **({"scenario": scenario_ref} if scenario_ref else {}),
+                **make_kwargs,
+                **({"rewards": reward} if reward else {}),
+            )
+            path = reserve_path(out / f"{env_id.replace('/', '_')}-{label}-{episode:04d}.jsonl")
             try:
                 trajectory = run_episode(
                     env,
@@ -135,16 +143,17 @@ def run(
                 env.close()
             result = trajectory.outcome
             console.print(f"  outcome: {_outcome_summary(result.outcome)}  return={result.total_reward:+.3f}")
+            console.print(f"  wrote {path}", soft_wrap=True, highlight=False)
             summary.add_row(
                 str(episode),
-                scenario_ref,
+                trajectory.header.scenario_id,
                 str(result.num_steps),
                 f"{result.total_reward:+.3f}",
                 "[red]infra error[/red]" if result.infra_error else _outcome_summary(result.outcome),
             )
             progress.advance(task)
     console.print(summary)
-    console.print(f"trajectories written to {out}/")
+    console.print(f"trajectories written to {out}/ (existing files are never overwritten)", soft_wrap=True)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -159,7 +168,11 @@ def replay(file: Annotated[Path, typer.Argument(help="a trajectory JSONL file")]
     trajectory = load_trajectory(file)
     header = trajectory.header
     rewards = {"rewards": header.reward_config} if header.reward_config else {}
-    env = make_env(header.env_id, scenario=header.scenario_id, **header.env_kwargs, **rewards)
+    scenario, which = locate_recorded_scenario(
+        header.scenario_id, header.scenario_path, header.scenario_sha256
+    )
+    console.print(f"replaying with {which}", soft_wrap=True, highlight=False)
+    env = make_env(header.env_id, scenario=scenario, **header.env_kwargs, **rewards)
     differences = Table("step", "field", "recorded", "replayed", title=f"replay of {file}")
     try:
         observation, _ = env.reset(seed=header.seed)
