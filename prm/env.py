@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import gymnasium as gym
 
@@ -30,6 +30,14 @@ from prm.models import ScenarioBase
 from prm.scenario import packaged_scenarios, scenario_files
 from prm.spaces import Unicode
 from prm.tools import ActionError, Tool, ToolResult, bind_args, describe_tools, parse_tool_call
+
+
+class CatalogEntry(NamedTuple):
+    """One packaged scenario as `prm list FAMILY` shows it."""
+
+    id: str
+    split: str
+    title: str
 
 
 class PrmEnv(gym.Env[str, str]):
@@ -84,6 +92,12 @@ class PrmEnv(gym.Env[str, str]):
         if source is None:
             return [path.stem for path in scenario_files(packaged_scenarios(cls.scenario_family))]
         return [str(path) for path in scenario_files(source)]
+
+    @classmethod
+    def scenario_catalog(cls) -> list[CatalogEntry]:
+        """Every packaged scenario with its split and a short title (`prm list FAMILY`); families that know
+        more than the ids override it."""
+        return [CatalogEntry(scenario_id, "", "") for scenario_id in cls.scenario_ids()]
 
     def draw_scenario_id(self) -> str:
         """A packaged scenario id drawn from the env's seeded generator: what a family plays per `reset` when

@@ -111,3 +111,17 @@ def test_replay_finds_a_scenario_given_by_relative_path_from_anywhere(tmp_path, 
     scenario_file.write_text(scenario_file.read_text() + "\n")  # the same scenario, other bytes
     result = runner.invoke(app, ["replay", str(files[0])])
     assert result.exit_code == 2 and "has changed since the recording" in result.output
+
+
+def test_list_family_shows_every_scenario_with_split_and_title_uncut_when_piped():
+    result = runner.invoke(app, ["list", "search-qa"], env={"COLUMNS": "40"})
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("│ 5")]
+    assert len(rows) == 600 and sum(" dev " in row for row in rows) == 300
+    assert "│ 5abf63f15542997ec76fd3ea │ train │ Alexander Kerensky" in result.output
+    swe = runner.invoke(app, ["list", "prm/swe-v0"], env={"COLUMNS": "40"})
+    assert "more-itertools-always-iterable-none" in swe.output and "ordinalize(13)" in swe.output
+    overview = runner.invoke(app, ["list"], env={"COLUMNS": "40"})
+    assert "prm/search-qa-v0" in overview.output and "prm list FAMILY" in overview.output
+    unknown = runner.invoke(app, ["list", "nope"])
+    assert unknown.exit_code == 2 and "families: search-qa, swe" in unknown.output

@@ -63,13 +63,13 @@ from typing import Any, ClassVar, Literal
 from bm25s.stopwords import STOPWORDS_EN
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from prm.env import PrmEnv
+from prm.env import CatalogEntry, PrmEnv
 from prm.errors import SandboxError, ScenarioError
 from prm.tools import ActionError, Tool, ToolResult
 
 from .backend import BM25Backend, Document, Hit, SearchBackend, corpus_backend
 from .metrics import exact_match, f1_score
-from .scenarios import SearchQAScenario, load_pack, packaged_corpus, resolve_scenario, scenario_ids
+from .scenarios import SPLITS, SearchQAScenario, load_pack, packaged_corpus, resolve_scenario, scenario_ids
 
 MAX_K = 20
 MAX_QUERY_CHARS = 500
@@ -159,6 +159,15 @@ class SearchQAEnv(PrmEnv):
     """
 
     scenario_ids: ClassVar = staticmethod(scenario_ids)
+
+    @classmethod
+    def scenario_catalog(cls) -> list[CatalogEntry]:
+        """The packaged questions with their HotpotQA split, titled by the question."""
+        return [
+            CatalogEntry(question_id, split, scenario.question)
+            for split in SPLITS
+            for question_id, scenario in load_pack(split).items()
+        ]
 
     def __init__(
         self,

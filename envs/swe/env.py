@@ -32,11 +32,11 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from prm.env import PrmEnv
+from prm.env import CatalogEntry, PrmEnv
 from prm.envs.swe.grading import TestRun, run_tests
 from prm.envs.swe.oracle import oracle_actions
 from prm.envs.swe.repo import PreparedRepo, prepare
-from prm.envs.swe.scenario import FAMILY, SweScenario, load_swe_scenario
+from prm.envs.swe.scenario import FAMILY, SweScenario, load_swe_scenario, scenario_paths
 from prm.envs.swe.tools import SweTools
 from prm.errors import UnknownSandboxKind
 from prm.sandboxes.base import Sandbox, SandboxLimits
@@ -94,6 +94,15 @@ class SweEnv(PrmEnv):
         )
 
     # --- PrmEnv ----------------------------------------------------------------------------------------
+    @classmethod
+    def scenario_catalog(cls) -> list[CatalogEntry]:
+        """The packaged scenarios, each titled by the first line of its bug report (one pack, no splits)."""
+        entries = []
+        for path in scenario_paths():
+            first_line = load_swe_scenario(path).problem_statement.strip().splitlines()[0]
+            entries.append(CatalogEntry(path.stem, "test", first_line))
+        return entries
+
     def _step_budget(self) -> int:
         return self.max_steps or self.scenario.max_steps
 

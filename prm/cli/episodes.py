@@ -201,11 +201,39 @@ def replay(file: Annotated[Path, typer.Argument(help="a trajectory JSONL file")]
     )
 
 
+def _family_env_id(family: str) -> str:
+    """The env id a family name means: `swe`, `search-qa`, `search_qa` or the id itself."""
+    wanted = family.lower().replace("_", "-")
+    for env_id in ENV_IDS:
+        if wanted in (env_id, env_id.removeprefix("prm/").rsplit("-v", 1)[0]):
+            return env_id
+    names = ", ".join(env_id.removeprefix("prm/").rsplit("-v", 1)[0] for env_id in ENV_IDS)
+    raise typer.BadParameter(f"unknown family '{family}'; families: {names}", param_hint="FAMILY")
+
+
 @app.command("list")
-def list_envs() -> None:
-    """Show the registered envs and the scenarios that ship with each."""
+def list_envs(
+    family: Annotated[
+        str | None, typer.Argument(help="a family (e.g. swe, search-qa): list all its scenarios")
+    ] = None,
+) -> None:
+    """Show the registered envs and the scenarios that ship with each; with FAMILY, every scenario of it."""
+    # Piped output is not cut to 80 columns: ids must stay whole for scripts and for copy-paste.
+    out = console if console.is_terminal else Console(width=100_000)
+    if family is not None:
+        env_id = _family_env_id(family)
+        entries = env_class(env_id).scenario_catalog()
+        table = Table("scenario id", "split", "title", title=f"{env_id}: {len(entries)} scenarios")
+        table.columns[0].no_wrap = True
+        for entry in entries:
+            title = entry.title if len(entry.title) <= 90 else entry.title[:89] + "…"
+            table.add_row(entry.id, entry.split or "-", title)
+        out.print(table)
+        return
     table = Table("env id", "scenarios", "examples", title=f"prm-gym {prm.__version__}")
+    table.columns[0].no_wrap = True
     for env_id in ENV_IDS:
         ids = env_class(env_id).scenario_ids()
         table.add_row(env_id, str(len(ids)), ", ".join(ids[:3]) + (" ..." if len(ids) > 3 else ""))
-    console.print(table)
+    out.print(table)
+    out.print("all scenarios of a family: prm list FAMILY (e.g. prm list swe)")
