@@ -160,9 +160,10 @@ class SweEnv(PrmEnv):
                         grading.write_file(path, text)
             return run_tests(grading, list(test_ids))
 
-    def oracle_actions(self) -> list[str]:
-        """The gold patch as `edit` calls on the start state, then `submit` (hidden material: for oracles)."""
-        return oracle_actions(self.repo.start_files, self.repo.gold_files)
+    def oracle_actions(self, detour: bool = False) -> list[str]:
+        """The gold patch as `edit` calls on the start state, then `submit` (hidden material: for oracles).
+        With `detour`, two edits first add and remove a type error (`prm.envs.swe.oracle.detour_actions`)."""
+        return oracle_actions(self.repo.start_files, self.repo.gold_files, detour=detour)
 
     def fork(self) -> SweEnv:
         """A new env on `sandbox.fork()` with this env's bookkeeping (steps, history); independent afterwards."""

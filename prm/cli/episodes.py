@@ -39,11 +39,13 @@ def _parse_kwargs(pairs: list[str]) -> dict[str, Any]:
 
 def _make_agent(spec: str) -> Agent:
     name, _, arg = spec.partition(":")
-    if name == "oracle":
-        return OracleAgent()
+    if name == "oracle" and arg in ("", "detour"):
+        return OracleAgent(detour=arg == "detour")
     if name == "replay" and arg:
         return ReplayAgent(load_trajectory(arg))
-    raise typer.BadParameter(f"unknown agent '{spec}'; use 'oracle' or 'replay:FILE'", param_hint="--agent")
+    raise typer.BadParameter(
+        f"unknown agent '{spec}'; use 'oracle', 'oracle:detour' or 'replay:FILE'", param_hint="--agent"
+    )
 
 
 def _scenario_cycle(env_id: str, scenario: str | None) -> itertools.cycle:
@@ -90,7 +92,12 @@ def run(
     scenario: Annotated[
         str | None, typer.Option(help="scenario id, file, or a directory to cycle through")
     ] = None,
-    agent: Annotated[str, typer.Option(help="'oracle' or 'replay:TRAJECTORY.jsonl'")] = "oracle",
+    agent: Annotated[
+        str,
+        typer.Option(
+            help="'oracle', 'oracle:detour' (a type error added and fixed first) or 'replay:TRAJECTORY.jsonl'"
+        ),
+    ] = "oracle",
     episodes: Annotated[int, typer.Option(min=1)] = 1,
     out: Annotated[Path, typer.Option(help="folder for the JSONL trajectories")] = Path("runs"),
     seed: Annotated[int, typer.Option(help="seed of the first episode; episode i uses seed+i")] = 0,
