@@ -9,7 +9,8 @@ state plus the scenario's `test_patch`, over any change the agent made to them),
 
 Construction prepares the repository on the host (cached: sdist, bug applied, git baseline; see
 `prm.envs.swe.repo`) and, for Docker, the scenario's image (`build_image(requirements)`, cached by content
-hash). Each `reset` opens a new sandbox seeded from the prepared workspace: no build per episode.
+hash). Each `reset` takes a sandbox seeded from the prepared workspace out of a warm pool (started in the
+background while the previous episode ran; `warm_pool=`): no build and no container start per episode.
 The gold patch and the test patch never enter the agent's sandbox.
 
 Hooks for reward wrappers: `scenario`, `sandbox`, `run_tests(test_ids, apply_test_patch=True)`,
@@ -41,6 +42,7 @@ from prm.envs.swe.tools import SweTools
 from prm.errors import UnknownSandboxKind
 from prm.sandboxes.base import Sandbox, SandboxLimits
 from prm.sandboxes.images import build_image
+from prm.sandboxes.pool import SandboxPool
 from prm.sandboxes.select import SANDBOX_KINDS, docker_engine_problem, open_sandbox
 from prm.tools import Tool
 
@@ -55,6 +57,8 @@ class SweEnv(PrmEnv):
         max_steps: step budget; the scenario's `max_steps` by default.
         reward_weights: weights of reward components (default: the outcome only).
         limits: the sandbox's resource limits.
+        warm_pool: how many sandboxes to keep started ahead of the next `reset` (`prm.sandboxes.pool`;
+            0: open one at each reset). They are closed with the env.
         render_mode: None or "ansi".
     """
 
@@ -68,6 +72,7 @@ class SweEnv(PrmEnv):
         max_steps: int | None = None,
         reward_weights: dict[str, float] | None = None,
         limits: SandboxLimits | dict | None = None,
+        warm_pool: int = 1,
         render_mode: str | None = None,
     ):
         super().__init__(max_steps=max_steps, reward_weights=reward_weights, render_mode=render_mode)
@@ -81,6 +86,10 @@ class SweEnv(PrmEnv):
         self.limits = SandboxLimits.model_validate(limits or {})
         self.sandbox: Sandbox | None = None
         self._tool_set = SweTools(lambda: self.sandbox)
+        if warm_pool < 0:
+            raise ValueError(f"warm_pool must be >= 0, got {warm_pool}")
+        self.warm_pool = warm_pool
+        self._pool: SandboxPool | None = None
         self._drawn = scenario is None
         if scenario is not None:
             self._use(scenario if isinstance(scenario, SweScenario) else load_swe_scenario(scenario))
@@ -91,6 +100,14 @@ class SweEnv(PrmEnv):
         self.repo: PreparedRepo = prepare(scenario)
         self.image = (
             build_image(requirements=scenario.image_requirements) if self.sandbox_kind == "docker" else None
+        )
+        self._close_pool()
+        if self.warm_pool:
+            self._pool = SandboxPool(self._open_sandbox, size=self.warm_pool)
+
+    def _open_sandbox(self) -> Sandbox:
+        return open_sandbox(
+            self.sandbox_kind, image=self.image, workspace_from=self.repo.workspace, limits=self.limits
         )
 
     # --- PrmEnv ----------------------------------------------------------------------------------------
@@ -112,9 +129,7 @@ class SweEnv(PrmEnv):
             drawn = self.draw_scenario_id()
             if self.scenario is None or self.scenario.id != drawn:
                 self._use(load_swe_scenario(drawn))
-        self.sandbox = open_sandbox(
-            self.sandbox_kind, image=self.image, workspace_from=self.repo.workspace, limits=self.limits
-        )
+        self.sandbox = self._pool.take() if self._pool is not None else self._open_sandbox()
         return (
             f"You are working in the repository {self._repo_name()} at {self.sandbox.workspace} "
             "(the current directory of every command). Fix the issue below by changing the source code, "
@@ -160,6 +175,11 @@ class SweEnv(PrmEnv):
                         grading.write_file(path, text)
             return run_tests(grading, list(test_ids))
 
+    def wait_warm(self) -> None:
+        """Blocks until the warm pool's sandboxes have started (for benchmarks; training never needs it)."""
+        if self._pool is not None:
+            self._pool.wait_ready()
+
     def oracle_actions(self, detour: bool = False) -> list[str]:
         """The gold patch as `edit` calls on the start state, then `submit` (hidden material: for oracles).
         With `detour`, two edits first add and remove a type error (`prm.envs.swe.oracle.detour_actions`)."""
@@ -175,14 +195,24 @@ class SweEnv(PrmEnv):
         clone.reward_weights = dict(self.reward_weights)
         clone._np_random = copy.deepcopy(self._np_random)
         clone._tool_set = SweTools(lambda: clone.sandbox)
+        clone._pool = None  # the pool stays with this env; a fork opens its own sandbox at a reset
         clone._tool_index = {tool.name: tool for tool in clone._tools()}
         return clone
 
     def close(self) -> None:
         self._close_sandbox()
+        self._close_pool()
         super().close()
 
     def _close_sandbox(self) -> None:
         if self.sandbox is not None:
-            self.sandbox.close()
+            if self._pool is not None:
+                self._pool.release(self.sandbox)  # closed in the background: a reset does not wait
+            else:
+                self.sandbox.close()
             self.sandbox = None
+
+    def _close_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
