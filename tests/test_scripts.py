@@ -42,3 +42,18 @@ def test_setup_installs_into_a_venv_and_skips_when_installed(tmp_path):
 
     (venv / ".prm-gym-installed").write_text("0" * 64 + " none " + str(ROOT) + "\n")  # pyproject changed
     assert "pip install -e ." in _setup(venv)
+
+
+def test_readme_commands_write_only_into_ignored_folders():
+    """Every file a README command writes (`--out`, `--json`) lands where git ignores it, never as an
+    untracked file in the checkout root."""
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```bash\n(.*?)```", readme, flags=re.S)
+    outputs = [path for block in blocks for path in re.findall(r"--(?:out|json) (\S+)", block)]
+    assert len(outputs) >= 4, outputs
+    ignored = subprocess.run(
+        ["git", "check-ignore", "--no-index", *outputs], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
+    assert sorted(ignored) == sorted(outputs)
