@@ -104,7 +104,7 @@ def locate_recorded_scenario(ref: str, path: str | None, sha256: str | None) -> 
     given if it still names the same file (same content hash), else the recorded absolute path; a packaged id
     (no hash recorded) as it is. A file that is gone or changed is a `ScenarioError`, not a silent mismatch."""
     if sha256 is None:
-        return ref, f"scenario {ref} (a packaged id)"
+        return ref, f"scenario {ref} (no file hash recorded: a packaged id, or an older recording)"
     seen = []
     for candidate in dict.fromkeys([ref, path or ""]):
         if candidate and Path(candidate).is_file():

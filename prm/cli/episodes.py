@@ -25,6 +25,8 @@ from prm.scenario import locate_recorded_scenario
 from prm.trajectory import load_trajectory, reserve_path
 
 console = Console()
+if not console.is_terminal:  # piped: tables keep whole ids and paths instead of cutting them to 80 columns
+    console = Console(width=100_000)
 
 
 def _parse_kwargs(pairs: list[str]) -> dict[str, Any]:
@@ -72,7 +74,8 @@ def _print_step(record: StepRecord) -> None:
     )
     console.print(
         f"  step {record.index:>3}  {record.info.get('tool') or '-':<8} reward={record.reward:+.3f}  "
-        f"{_format_components(record.reward_components)}{flags}{error}"
+        f"{_format_components(record.reward_components)}{flags}{error}",
+        soft_wrap=True,  # one line per step, also when piped
     )
 
 
@@ -225,8 +228,6 @@ def list_envs(
     ] = None,
 ) -> None:
     """Show the registered envs and the scenarios that ship with each; with FAMILY, every scenario of it."""
-    # Piped output is not cut to 80 columns: ids must stay whole for scripts and for copy-paste.
-    out = console if console.is_terminal else Console(width=100_000)
     if family is not None:
         env_id = _family_env_id(family)
         entries = env_class(env_id).scenario_catalog()
@@ -235,12 +236,12 @@ def list_envs(
         for entry in entries:
             title = entry.title if len(entry.title) <= 90 else entry.title[:89] + "…"
             table.add_row(entry.id, entry.split or "-", title)
-        out.print(table)
+        console.print(table)
         return
     table = Table("env id", "scenarios", "examples", title=f"prm-gym {prm.__version__}")
     table.columns[0].no_wrap = True
     for env_id in ENV_IDS:
         ids = env_class(env_id).scenario_ids()
         table.add_row(env_id, str(len(ids)), ", ".join(ids[:3]) + (" ..." if len(ids) > 3 else ""))
-    out.print(table)
-    out.print("all scenarios of a family: prm list FAMILY (e.g. prm list swe)")
+    console.print(table)
+    console.print("all scenarios of a family: prm list FAMILY (e.g. prm list swe)")
