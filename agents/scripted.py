@@ -39,10 +39,18 @@ class ScriptedAgent:
 class OracleAgent(ScriptedAgent):
     """Solves the task with the env's own tools by playing `env.unwrapped.oracle_actions()` (a hook every
     family implements from its hidden material: e.g. the gold patch as `edit` calls, or the gold evidence and
-    answer). The agent sees the actions, never the sandbox's hidden files."""
+    answer). The agent sees the actions, never the sandbox's hidden files.
+
+    `detour=True` asks the family for a detour before the solution (`prm/swe-v0`: add a type error, then
+    remove it), so that a demo shows step signals such as `lsp` moving; `prm run --agent oracle:detour`."""
+
+    def __init__(self, detour: bool = False):
+        super().__init__()
+        self.detour = detour
 
     def reset(self, env: gym.Env, observation: Any, info: dict[str, Any]) -> None:
-        self.actions = list(env.unwrapped.oracle_actions())
+        oracle = env.unwrapped.oracle_actions
+        self.actions = list(oracle(detour=True) if self.detour else oracle())
         super().reset(env, observation, info)
 
 

@@ -21,15 +21,23 @@ from __future__ import annotations
 import time
 from abc import abstractmethod
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import gymnasium as gym
 
-from prm.errors import SandboxError
+from prm.errors import SandboxError, ScenarioError
 from prm.models import ScenarioBase
 from prm.scenario import packaged_scenarios, scenario_files
 from prm.spaces import Unicode
 from prm.tools import ActionError, Tool, ToolResult, bind_args, describe_tools, parse_tool_call
+
+
+class CatalogEntry(NamedTuple):
+    """One packaged scenario as `prm list FAMILY` shows it."""
+
+    id: str
+    split: str
+    title: str
 
 
 class PrmEnv(gym.Env[str, str]):
@@ -84,6 +92,20 @@ class PrmEnv(gym.Env[str, str]):
         if source is None:
             return [path.stem for path in scenario_files(packaged_scenarios(cls.scenario_family))]
         return [str(path) for path in scenario_files(source)]
+
+    @classmethod
+    def scenario_catalog(cls) -> list[CatalogEntry]:
+        """Every packaged scenario with its split and a short title (`prm list FAMILY`); families that know
+        more than the ids override it."""
+        return [CatalogEntry(scenario_id, "", "") for scenario_id in cls.scenario_ids()]
+
+    def draw_scenario_id(self) -> str:
+        """A packaged scenario id drawn from the env's seeded generator: what a family plays per `reset` when
+        made without `scenario=` (the same seed draws the same scenario)."""
+        ids = self.scenario_ids()
+        if not ids:
+            raise ScenarioError(type(self).__name__, "scenario", "no packaged scenarios: pass scenario=")
+        return ids[int(self.np_random.integers(len(ids)))]
 
     # --- hooks --------------------------------------------------------------------------------------
     def gold_answer(self) -> str:

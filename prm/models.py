@@ -12,11 +12,19 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class TrajectoryHeader(BaseModel):
-    """What is needed to re-create the episode: env id, make() kwargs, scenario, seed, version, rewards."""
+    """What is needed to re-create the episode: env id, make() kwargs, scenario, seed, version, rewards.
+
+    `scenario_id` is the reference given (a packaged id or a file path, or the id the env drew); for a file,
+    `scenario_path` and `scenario_sha256` make it resolvable from any directory and detect a changed file."""
 
     type: Literal["header"] = "header"
     env_id: str
     scenario_id: str
+    scenario_path: str | None = Field(
+        default=None,
+        description="absolute path of the scenario file (when it was a file), for replay anywhere",
+    )
+    scenario_sha256: str | None = Field(default=None, description="content hash of that file")
     seed: int | None = None
     prm_version: str
     env_kwargs: dict[str, Any] = Field(default_factory=dict)

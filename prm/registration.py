@@ -47,9 +47,10 @@ def env_class(env_id: str) -> type:
     return family_of(env_id).env_class()
 
 
-def make_with_rewards(entry_point: str, *, rewards: Sequence[str] = (), **kwargs: Any) -> gym.Env:
+def make_with_rewards(entry_point: str, *, rewards: str | Sequence[str] = (), **kwargs: Any) -> gym.Env:
     """Builds the env at `entry_point`, wrapped with the reward specs in `rewards` (`prm.rewards.spec`):
-    this is what makes `gym.make("prm/...", rewards=["lsp", "gated:threshold=1"])` work."""
+    this is what makes `gym.make("prm/...", rewards=["lsp", "gated:threshold=1"])` (or one spec, `rewards="lsp"`)
+    work."""
     env = load_env_creator(entry_point)(**kwargs)
     if not rewards:
         return env

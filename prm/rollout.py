@@ -19,6 +19,7 @@ import gymnasium as gym
 import prm
 from prm.agents.base import Agent
 from prm.models import OutcomeRecord, StepRecord, Trajectory, TrajectoryHeader
+from prm.scenario import scenario_provenance
 from prm.trajectory import TrajectoryWriter, to_jsonable
 
 
@@ -67,8 +68,9 @@ def run_episode(
     """Resets `env`, lets `agent` act until the episode ends, and returns the trajectory.
 
     With `out`, each step is appended (and flushed) to a JSONL file as it happens. `on_step` is called with
-    each `StepRecord` (e.g. to print step rewards). The header's `scenario_id`, `env_kwargs` and
-    `reward_config` are what `prm replay` needs to re-create the env.
+    each `StepRecord` (e.g. to print step rewards). The header's `scenario_id` (with the file's absolute path
+    and content hash when it is a file; the drawn id, from `info["scenario_id"]`, when none was given),
+    `env_kwargs` and `reward_config` are what `prm replay` needs to re-create the env.
     """
     kwargs = dict(env_kwargs or {})
     header = make_header(
@@ -79,6 +81,8 @@ def run_episode(
         reward_config=reward_config or [],
     )
     observation, info = env.reset(seed=seed)
+    header.scenario_id = header.scenario_id or str(info.get("scenario_id", ""))  # the one the env drew
+    header.scenario_path, header.scenario_sha256 = scenario_provenance(header.scenario_id)
     header.initial_observation = to_jsonable(observation)
     header.reset_info = to_jsonable(info)
     trajectory = Trajectory(header=header)

@@ -14,6 +14,7 @@ prm.errors.ScenarioError: .../bad.yaml: field 'max_steps': Input should be great
 
 from __future__ import annotations
 
+import hashlib
 import json
 from importlib import resources
 from pathlib import Path
@@ -87,3 +88,28 @@ def validate_scenario(data: dict, model: type[M], source: str) -> M:
     except ValidationError as err:
         first = err.errors()[0]
         raise ScenarioError(source, _field_of(first), first["msg"]) from err
+
+
+def scenario_provenance(ref: str) -> tuple[str | None, str | None]:
+    """(absolute path, sha256 of the content) when `ref` names a scenario file, else (None, None): what a
+    trajectory header stores so that `prm replay` finds the same scenario from any directory."""
+    path = Path(ref)
+    if not ref or not path.is_file():
+        return None, None
+    return str(path.resolve()), hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def locate_recorded_scenario(ref: str, path: str | None, sha256: str | None) -> tuple[str, str]:
+    """The scenario a trajectory was recorded with, and a note saying which source was used: the reference as
+    given if it still names the same file (same content hash), else the recorded absolute path; a packaged id
+    (no hash recorded) as it is. A file that is gone or changed is a `ScenarioError`, not a silent mismatch."""
+    if sha256 is None:
+        return ref, f"scenario {ref} (no file hash recorded: a packaged id, or an older recording)"
+    seen = []
+    for candidate in dict.fromkeys([ref, path or ""]):
+        if candidate and Path(candidate).is_file():
+            if hashlib.sha256(Path(candidate).read_bytes()).hexdigest() == sha256:
+                return candidate, f"scenario file {candidate} (content hash matches the recording)"
+            seen.append(f"{candidate} has changed since the recording")
+    reason = "; ".join(seen) or f"the file is neither at {ref} nor at {path}"
+    raise ScenarioError(ref, "scenario_path", f"cannot find the recorded scenario file: {reason}")

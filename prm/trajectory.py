@@ -74,6 +74,27 @@ class TrajectoryWriter:
         self.close()
 
 
+def reserve_path(path: str | Path) -> Path:
+    """A new, empty file at `path`, or at `NAME.2.jsonl`, `NAME.3.jsonl`, ... when taken: recording never
+    overwrites an earlier trajectory. The file is created exclusively, so two runs never pick the same name.
+
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> [reserve_path(folder / "episode.jsonl").name for _ in range(3)]
+    ['episode.jsonl', 'episode.2.jsonl', 'episode.3.jsonl']
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    candidate, number = path, 1
+    while True:
+        try:
+            candidate.open("x").close()
+            return candidate
+        except FileExistsError:
+            number += 1
+            candidate = path.with_name(f"{path.stem}.{number}{path.suffix}")
+
+
 def write_trajectory(path: str | Path, trajectory: Trajectory) -> Path:
     """Writes a whole `Trajectory` (e.g. after re-scoring) to `path`."""
     with TrajectoryWriter(path, trajectory.header) as writer:

@@ -256,9 +256,15 @@ def parse_spec(text: str | RewardSpec) -> RewardSpec:
         raise RewardSpecError(f"reward spec '{text}': {problems}") from err
 
 
-def parse_specs(texts: Iterable[str | RewardSpec]) -> list[RewardSpec]:
+def parse_specs(texts: str | RewardSpec | Iterable[str | RewardSpec]) -> list[RewardSpec]:
     """Parses every spec first (so a bad one fails before any wrapper is built); at most one of each
-    aggregator (clip, gated, minform)."""
+    aggregator (clip, gated, minform). A single spec (`rewards="lsp"`) is one spec, not a list of letters.
+
+    >>> [str(spec) for spec in parse_specs("lsp")]
+    ['lsp']
+    """
+    if isinstance(texts, str | RewardSpec):
+        texts = [texts]
     specs = [parse_spec(text) for text in texts]
     for model in (ClipSpec, GatedSpec, MinFormSpec):
         if sum(isinstance(spec, model) for spec in specs) > 1:
@@ -266,7 +272,7 @@ def parse_specs(texts: Iterable[str | RewardSpec]) -> list[RewardSpec]:
     return specs
 
 
-def apply_rewards(env: gym.Env, specs: Iterable[str | RewardSpec]) -> gym.Env:
+def apply_rewards(env: gym.Env, specs: str | RewardSpec | Iterable[str | RewardSpec]) -> gym.Env:
     """Wraps `env` with the reward wrappers that `specs` name, signals inside and aggregators outside.
 
     >>> import gymnasium as gym, prm

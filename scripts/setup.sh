@@ -1,13 +1,19 @@
 #!/usr/bin/env bash
-# Installs what prm-gym needs on a Debian machine (run as root) and starts the Docker engine if none answers.
-# Idempotent: a second run only checks. Usage: ./scripts/setup.sh [pip extras, e.g. dev,ml; default: none]
+# Installs what prm-gym needs on a Debian machine (run as root), starts the Docker engine if none answers, and
+# installs prm-gym into the project's virtual environment `.venv` (created here; `$PRM_VENV` picks another).
+# Idempotent and fast the second time: it installs only what is missing, and reinstalls the package only when
+# pyproject.toml or the extras changed (an editable install picks up source edits by itself).
+# Usage: ./scripts/setup.sh [pip extras, e.g. dev,ml; default: none]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 extras="${1:-}"
+venv="${PRM_VENV:-.venv}"
 
 need_apt=()
 command -v dockerd >/dev/null || need_apt+=(docker.io)
 command -v debootstrap >/dev/null || need_apt+=(debootstrap)
+# Debian's python3 lacks venv (and ensurepip) until python3-venv is installed.
+[ -x "$venv/bin/python" ] || python3 -c "import ensurepip, venv" 2>/dev/null || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "[setup] apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -22,10 +28,30 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { echo "[setup] dockerd did not start; see /tmp/prm-dockerd.log" >&2; tail -20 /tmp/prm-dockerd.log >&2; exit 1; }
 fi
 
-# torch first and pinned: the machine's CPU build; an unpinned torch would pull GBs of CUDA packages.
-if [[ ",$extras," == *",ml,"* ]] && ! python3 -c "import torch" 2>/dev/null; then
-  echo "[setup] pip install torch==2.13.0 (CPU)"
-  python3 -m pip install -q torch==2.13.0
+# The system interpreter of a stock Debian refuses pip (PEP 668): everything goes into the project's venv.
+# --system-site-packages lets it reuse what the machine already has (e.g. a system-wide torch).
+if [ ! -x "$venv/bin/python" ]; then
+  echo "[setup] creating the virtual environment $venv"
+  python3 -m venv --system-site-packages "$venv"
 fi
-echo "[setup] pip install -e .${extras:+[$extras]}"
-python3 -m pip install -q -e ".${extras:+[$extras]}"
+python="$venv/bin/python"
+
+# torch first and pinned: the machine's CPU build; an unpinned torch would pull GBs of CUDA packages.
+if [[ ",$extras," == *",ml,"* ]] && ! "$python" -c "import torch" 2>/dev/null; then
+  echo "[setup] pip install torch==2.13.0 (CPU)"
+  "$python" -m pip install -q torch==2.13.0
+fi
+
+# What was installed is recorded in a stamp: pyproject.toml's hash, the extras, and the checkout's path.
+stamp="$venv/.prm-gym-installed"
+read -r installed_hash installed_extras installed_checkout 2>/dev/null <"$stamp" || true
+# A broader install (e.g. dev,ml from test.sh) also serves a narrower request (none, from demo.sh).
+covered=1
+for extra in ${extras//,/ }; do [[ ",${installed_extras:-}," == *",$extra,"* ]] || covered=0; done
+if [[ "${installed_hash:-}" == "$(sha256sum pyproject.toml | cut -d' ' -f1)" && "${installed_checkout:-}" == "$PWD" && $covered == 1 ]] && "$python" -c "import prm" 2>/dev/null; then
+  echo "[setup] prm-gym is installed in $venv (pyproject.toml unchanged): nothing to do"
+else
+  echo "[setup] pip install -e .${extras:+[$extras]} into $venv"
+  "$python" -m pip install -q -e ".${extras:+[$extras]}"
+  echo "$(sha256sum pyproject.toml | cut -d' ' -f1) ${extras:-none} $PWD" >"$stamp"
+fi

@@ -67,3 +67,61 @@ def test_bad_arguments_are_named(tmp_path):
     assert result.exit_code != 0 and "unknown agent" in result.output
     result = runner.invoke(app, ["run", "prm/search-qa-v0", "--kw", "novalue", "--out", str(tmp_path)])
     assert result.exit_code != 0 and "KEY=VALUE" in result.output
+
+
+def test_run_without_scenario_draws_from_the_pack_by_seed_like_the_api(tmp_path):
+    import gymnasium as gym
+
+    _, files = _run(tmp_path, "--episodes", "3", "--seed", "7", "--kw", "mode=distractor")
+    recorded = [load_trajectory(path).header.scenario_id for path in files]
+    env = gym.make("prm/search-qa-v0", mode="distractor")
+    drawn = [env.reset(seed=7 + episode)[1]["scenario_id"] for episode in range(3)]
+    assert recorded == drawn and len(set(recorded)) == 3
+
+
+def test_runs_never_overwrite_and_say_where_they_wrote(tmp_path):
+    first, files = _run(tmp_path, "--scenario", "5abf63f15542997ec76fd3ea")
+    second, files = _run(tmp_path, "--scenario", "5abf63f15542997ec76fd3ea", "--seed", "1")
+    assert [path.name for path in sorted(files)] == [
+        "prm_search-qa-v0-5abf63f15542997ec76fd3ea-0000.2.jsonl",
+        "prm_search-qa-v0-5abf63f15542997ec76fd3ea-0000.jsonl",
+    ]
+    assert sorted(load_trajectory(path).header.seed for path in files) == [0, 1]  # the first is kept
+    assert f"wrote {files[0]}" in first.replace("\n", "") or f"wrote {tmp_path}" in first
+    assert ".2.jsonl" in second
+
+
+def test_replay_finds_a_scenario_given_by_relative_path_from_anywhere(tmp_path, monkeypatch):
+    scenario = packaged_scenarios("search_qa").joinpath("hotpotqa_dev.jsonl").open().readline()
+    (tmp_path / "work").mkdir()
+    monkeypatch.chdir(tmp_path / "work")
+    source = tmp_path / "work" / "questions.jsonl"
+    source.write_text(scenario)
+    assert runner.invoke(app, ["scenario", "import", "hotpotqa", str(source), "--out", "pack"]).exit_code == 0
+    _, files = _run(tmp_path / "work" / "runs", "--scenario", "pack")
+    header = load_trajectory(files[0]).header
+    assert header.scenario_id.startswith("pack/") and header.scenario_path.startswith(str(tmp_path))
+
+    monkeypatch.chdir(tmp_path)  # pack/... no longer resolves relative to here
+    result = runner.invoke(app, ["replay", str(files[0])])
+    assert result.exit_code == 0 and "identical" in result.output, result.output
+    assert "content hash matches" in result.output and header.scenario_path in result.output.replace("\n", "")
+
+    scenario_file = tmp_path / "work" / header.scenario_id
+    scenario_file.write_text(scenario_file.read_text() + "\n")  # the same scenario, other bytes
+    result = runner.invoke(app, ["replay", str(files[0])])
+    assert result.exit_code == 2 and "has changed since the recording" in result.output
+
+
+def test_list_family_shows_every_scenario_with_split_and_title_uncut_when_piped():
+    result = runner.invoke(app, ["list", "search-qa"], env={"COLUMNS": "40"})
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("│ 5")]
+    assert len(rows) == 600 and sum(" dev " in row for row in rows) == 300
+    assert "│ 5abf63f15542997ec76fd3ea │ train │ Alexander Kerensky" in result.output
+    swe = runner.invoke(app, ["list", "prm/swe-v0"], env={"COLUMNS": "40"})
+    assert "more-itertools-always-iterable-none" in swe.output and "ordinalize(13)" in swe.output
+    overview = runner.invoke(app, ["list"], env={"COLUMNS": "40"})
+    assert "prm/search-qa-v0" in overview.output and "prm list FAMILY" in overview.output
+    unknown = runner.invoke(app, ["list", "nope"])
+    assert unknown.exit_code == 2 and "families: search-qa, swe" in unknown.output

@@ -86,6 +86,15 @@ def test_make_accepts_rewards():
         gym.make("prm/search-qa-v0", scenario=QUESTION, rewards=["nope"])
 
 
+def test_a_single_spec_string_is_one_spec_not_its_letters():
+    env = gym.make("prm/search-qa-v0", scenario=QUESTION, rewards="info_gain")
+    assert [type(w) for w in _wrappers(env) if type(w).__module__.startswith("prm.")] == [InformationGain]
+    env.close()
+    assert [str(spec) for spec in parse_specs("gated:threshold=0.5")] == ["gated:threshold=0.5"]
+    with pytest.raises(RewardSpecError, match="unknown reward 'lps'"):  # not "unknown reward 'l'"
+        gym.make("prm/search-qa-v0", scenario=QUESTION, rewards="lps")
+
+
 def _wrappers(env):
     while isinstance(env, gym.Wrapper):
         yield env

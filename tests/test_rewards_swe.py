@@ -42,3 +42,15 @@ def test_signals_on_good_and_harmful_swe_steps(env):
     assert view == {"lsp": 0.0, "progress": 0.0}
     good = [step(env, json.dumps(edit)) for edit in gold]
     assert sum(c["progress"] for c in good) > 0 and all(c["lsp"] >= 0 for c in good)
+
+
+def test_the_oracle_detour_moves_lsp_down_then_up_before_solving(env):
+    """What the demo (`--agent oracle:detour`) shows: a type error added then removed, tests unmoved."""
+    from prm.agents import OracleAgent
+    from prm.rollout import run_episode
+
+    trajectory = run_episode(env, OracleAgent(detour=True), seed=0)
+    components = [record.reward_components for record in trajectory.steps]
+    assert [c["lsp"] for c in components[:2]] == [-1.0, 1.0]
+    assert [c["progress"] for c in components[:2]] == [0.0, 0.0]
+    assert components[2]["progress"] > 0 and trajectory.outcome.outcome["resolved"] is True

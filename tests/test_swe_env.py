@@ -202,3 +202,17 @@ def test_validate_cli_reports_good_and_bad_files(docker_engine, tmp_path):
     result = CliRunner().invoke(app, ["scenario", "validate", str(good), "--repeats", "2"])
     assert result.exit_code == 0, result.output
     assert "all 1 scenario files are valid" in result.output
+
+
+def test_without_a_scenario_each_reset_draws_one_from_the_pack_by_seed():
+    from prm.envs.swe import scenario_ids
+
+    env = gym.make("prm/swe-v0", sandbox="local")
+    try:
+        resets = [env.reset(seed=seed) for seed in (0, 1, 0)]
+        drawn = [info["scenario_id"] for _, info in resets]
+        assert set(drawn) <= set(scenario_ids()) and drawn[0] == drawn[2]
+        statement = env.unwrapped.scenario.problem_statement.strip()
+        assert env.unwrapped.scenario.id == drawn[2] and statement in resets[2][0]
+    finally:
+        env.close()

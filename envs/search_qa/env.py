@@ -63,13 +63,13 @@ from typing import Any, ClassVar, Literal
 from bm25s.stopwords import STOPWORDS_EN
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from prm.env import PrmEnv
+from prm.env import CatalogEntry, PrmEnv
 from prm.errors import SandboxError, ScenarioError
 from prm.tools import ActionError, Tool, ToolResult
 
 from .backend import BM25Backend, Document, Hit, SearchBackend, corpus_backend
 from .metrics import exact_match, f1_score
-from .scenarios import SearchQAScenario, load_pack, packaged_corpus, resolve_scenario, scenario_ids
+from .scenarios import SPLITS, SearchQAScenario, load_pack, packaged_corpus, resolve_scenario, scenario_ids
 
 MAX_K = 20
 MAX_QUERY_CHARS = 500
@@ -160,6 +160,15 @@ class SearchQAEnv(PrmEnv):
 
     scenario_ids: ClassVar = staticmethod(scenario_ids)
 
+    @classmethod
+    def scenario_catalog(cls) -> list[CatalogEntry]:
+        """The packaged questions with their HotpotQA split, titled by the question."""
+        return [
+            CatalogEntry(question_id, split, scenario.question)
+            for split in SPLITS
+            for question_id, scenario in load_pack(split).items()
+        ]
+
     def __init__(
         self,
         scenario: str | Path | SearchQAScenario | None = None,
@@ -194,8 +203,7 @@ class SearchQAEnv(PrmEnv):
         elif self._fixed is not None:
             scenario = self._fixed
         else:
-            ids = scenario_ids()
-            scenario = load_pack()[ids[int(self.np_random.integers(len(ids)))]]
+            scenario = load_pack()[self.draw_scenario_id()]
         corpus = self._backend or corpus_backend(scenario.corpus or str(packaged_corpus()))
         gold_docs = {
             title: self._fetch(corpus, scenario, title, "supporting_facts")

@@ -9,7 +9,8 @@ state plus the scenario's `test_patch`, over any change the agent made to them),
 
 Construction prepares the repository on the host (cached: sdist, bug applied, git baseline; see
 `prm.envs.swe.repo`) and, for Docker, the scenario's image (`build_image(requirements)`, cached by content
-hash). Each `reset` opens a new sandbox seeded from the prepared workspace: no build per episode.
+hash). Each `reset` takes a sandbox seeded from the prepared workspace out of a warm pool (started in the
+background while the previous episode ran; `warm_pool=`): no build and no container start per episode.
 The gold patch and the test patch never enter the agent's sandbox.
 
 Hooks for reward wrappers: `scenario`, `sandbox`, `run_tests(test_ids, apply_test_patch=True)`,
@@ -32,15 +33,16 @@ import shlex
 from pathlib import Path
 from typing import Any
 
-from prm.env import PrmEnv
+from prm.env import CatalogEntry, PrmEnv
 from prm.envs.swe.grading import TestRun, run_tests
 from prm.envs.swe.oracle import oracle_actions
 from prm.envs.swe.repo import PreparedRepo, prepare
-from prm.envs.swe.scenario import FAMILY, SweScenario, load_swe_scenario
+from prm.envs.swe.scenario import FAMILY, SweScenario, load_swe_scenario, scenario_paths
 from prm.envs.swe.tools import SweTools
 from prm.errors import UnknownSandboxKind
 from prm.sandboxes.base import Sandbox, SandboxLimits
 from prm.sandboxes.images import build_image
+from prm.sandboxes.pool import SandboxPool
 from prm.sandboxes.select import SANDBOX_KINDS, docker_engine_problem, open_sandbox
 from prm.tools import Tool
 
@@ -49,11 +51,14 @@ class SweEnv(PrmEnv):
     """Bug fixing in a real Python repository (see the module docstring).
 
     Args:
-        scenario: a scenario id from the packaged pack, a scenario file, or a `SweScenario`.
+        scenario: a scenario id from the packaged pack, a scenario file, a `SweScenario`, or None: a packaged
+            scenario drawn at each `reset` from the env's seeded generator (`info["scenario_id"]` says which).
         sandbox: "auto" (Docker when an engine answers at construction, else local), "docker" or "local".
         max_steps: step budget; the scenario's `max_steps` by default.
         reward_weights: weights of reward components (default: the outcome only).
         limits: the sandbox's resource limits.
+        warm_pool: how many sandboxes to keep started ahead of the next `reset` (`prm.sandboxes.pool`;
+            0: open one at each reset). They are closed with the env.
         render_mode: None or "ansi".
     """
 
@@ -61,12 +66,13 @@ class SweEnv(PrmEnv):
 
     def __init__(
         self,
-        scenario: str | Path | SweScenario,
+        scenario: str | Path | SweScenario | None = None,
         sandbox: str = "auto",
         *,
         max_steps: int | None = None,
         reward_weights: dict[str, float] | None = None,
         limits: SandboxLimits | dict | None = None,
+        warm_pool: int = 1,
         render_mode: str | None = None,
     ):
         super().__init__(max_steps=max_steps, reward_weights=reward_weights, render_mode=render_mode)
@@ -74,29 +80,56 @@ class SweEnv(PrmEnv):
             raise UnknownSandboxKind(
                 f"unknown sandbox kind {sandbox!r}; choose one of {', '.join(SANDBOX_KINDS)}"
             )
-        self.scenario: SweScenario = (
-            scenario if isinstance(scenario, SweScenario) else load_swe_scenario(scenario)
-        )
-        self.repo: PreparedRepo = prepare(self.scenario)
         if sandbox == "auto":  # decided once, not at every reset
             sandbox = "docker" if docker_engine_problem() is None else "local"
         self.sandbox_kind = sandbox
         self.limits = SandboxLimits.model_validate(limits or {})
-        self.image = (
-            build_image(requirements=self.scenario.image_requirements) if sandbox == "docker" else None
-        )
         self.sandbox: Sandbox | None = None
         self._tool_set = SweTools(lambda: self.sandbox)
+        if warm_pool < 0:
+            raise ValueError(f"warm_pool must be >= 0, got {warm_pool}")
+        self.warm_pool = warm_pool
+        self._pool: SandboxPool | None = None
+        self._drawn = scenario is None
+        if scenario is not None:
+            self._use(scenario if isinstance(scenario, SweScenario) else load_swe_scenario(scenario))
+
+    def _use(self, scenario: SweScenario) -> None:
+        """Makes `scenario` the env's task: its repository prepared on the host, its image built (both cached)."""
+        self.scenario: SweScenario = scenario
+        self.repo: PreparedRepo = prepare(scenario)
+        self.image = (
+            build_image(requirements=scenario.image_requirements) if self.sandbox_kind == "docker" else None
+        )
+        self._close_pool()
+        if self.warm_pool:
+            self._pool = SandboxPool(self._open_sandbox, size=self.warm_pool)
+
+    def _open_sandbox(self) -> Sandbox:
+        return open_sandbox(
+            self.sandbox_kind, image=self.image, workspace_from=self.repo.workspace, limits=self.limits
+        )
 
     # --- PrmEnv ----------------------------------------------------------------------------------------
+    @classmethod
+    def scenario_catalog(cls) -> list[CatalogEntry]:
+        """The packaged scenarios, each titled by the first line of its bug report (one pack, no splits)."""
+        entries = []
+        for path in scenario_paths():
+            first_line = load_swe_scenario(path).problem_statement.strip().splitlines()[0]
+            entries.append(CatalogEntry(path.stem, "test", first_line))
+        return entries
+
     def _step_budget(self) -> int:
         return self.max_steps or self.scenario.max_steps
 
     def _start(self, seed: int | None, options: dict[str, Any]) -> str:
         self._close_sandbox()
-        self.sandbox = open_sandbox(
-            self.sandbox_kind, image=self.image, workspace_from=self.repo.workspace, limits=self.limits
-        )
+        if self._drawn:
+            drawn = self.draw_scenario_id()
+            if self.scenario is None or self.scenario.id != drawn:
+                self._use(load_swe_scenario(drawn))
+        self.sandbox = self._pool.take() if self._pool is not None else self._open_sandbox()
         return (
             f"You are working in the repository {self._repo_name()} at {self.sandbox.workspace} "
             "(the current directory of every command). Fix the issue below by changing the source code, "
@@ -142,9 +175,15 @@ class SweEnv(PrmEnv):
                         grading.write_file(path, text)
             return run_tests(grading, list(test_ids))
 
-    def oracle_actions(self) -> list[str]:
-        """The gold patch as `edit` calls on the start state, then `submit` (hidden material: for oracles)."""
-        return oracle_actions(self.repo.start_files, self.repo.gold_files)
+    def wait_warm(self) -> None:
+        """Blocks until the warm pool's sandboxes have started (for benchmarks; training never needs it)."""
+        if self._pool is not None:
+            self._pool.wait_ready()
+
+    def oracle_actions(self, detour: bool = False) -> list[str]:
+        """The gold patch as `edit` calls on the start state, then `submit` (hidden material: for oracles).
+        With `detour`, two edits first add and remove a type error (`prm.envs.swe.oracle.detour_actions`)."""
+        return oracle_actions(self.repo.start_files, self.repo.gold_files, detour=detour)
 
     def fork(self) -> SweEnv:
         """A new env on `sandbox.fork()` with this env's bookkeeping (steps, history); independent afterwards."""
@@ -156,14 +195,24 @@ class SweEnv(PrmEnv):
         clone.reward_weights = dict(self.reward_weights)
         clone._np_random = copy.deepcopy(self._np_random)
         clone._tool_set = SweTools(lambda: clone.sandbox)
+        clone._pool = None  # the pool stays with this env; a fork opens its own sandbox at a reset
         clone._tool_index = {tool.name: tool for tool in clone._tools()}
         return clone
 
     def close(self) -> None:
         self._close_sandbox()
+        self._close_pool()
         super().close()
 
     def _close_sandbox(self) -> None:
         if self.sandbox is not None:
-            self.sandbox.close()
+            if self._pool is not None:
+                self._pool.release(self.sandbox)  # closed in the background: a reset does not wait
+            else:
+                self.sandbox.close()
             self.sandbox = None
+
+    def _close_pool(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None

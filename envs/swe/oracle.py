@@ -37,9 +37,30 @@ def _replacements(before: str, after: str) -> list[tuple[str, str]]:
     return edits
 
 
-def oracle_actions(start: dict[str, str | None], gold: dict[str, str | None]) -> list[str]:
-    """Action strings that take the files `start` (None: absent) to `gold` (None: deleted), then submit."""
-    actions = []
+DETOUR_LINE = '_prm_detour: int = "not an int"  # a type error, removed by the next step\n'
+
+
+def detour_actions(start: dict[str, str | None], gold: dict[str, str | None]) -> list[str]:
+    """Two edits of the first Python file the gold patch changes: append a line with a type error, then remove
+    it. Behaviour is unchanged (tests do not move), but diagnostics do: the `lsp` signal goes down, then up.
+    For demos and for checking that step signals react."""
+    for path in sorted(gold):
+        before, after = start.get(path), gold[path]
+        if path.endswith(".py") and before and after is not None and before != after:
+            broken = before + ("" if before.endswith("\n") else "\n") + DETOUR_LINE
+            return [
+                *(_action("edit", path=path, old=old, new=new) for old, new in _replacements(before, broken)),
+                *(_action("edit", path=path, old=old, new=new) for old, new in _replacements(broken, before)),
+            ]
+    return []
+
+
+def oracle_actions(
+    start: dict[str, str | None], gold: dict[str, str | None], *, detour: bool = False
+) -> list[str]:
+    """Action strings that take the files `start` (None: absent) to `gold` (None: deleted), then submit;
+    with `detour`, `detour_actions` come first."""
+    actions = detour_actions(start, gold) if detour else []
     for path in sorted(gold):
         before, after = start.get(path), gold[path]
         if before == after:

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import typer
 
-app = typer.Typer(no_args_is_help=True, help="prm-gym: agentic Gymnasium environments with process rewards.")
+from prm.cli.errors import DEBUG_KEY, PrmGroup
+
+app = typer.Typer(
+    cls=PrmGroup,
+    no_args_is_help=True,
+    help="prm-gym: agentic Gymnasium environments with process rewards.",
+)
 scenario_app = typer.Typer(no_args_is_help=True, help="Author, validate and import scenario files.")
 image_app = typer.Typer(no_args_is_help=True, help="Build sandbox images offline.")
 bench_app = typer.Typer(
     no_args_is_help=True, help="Benchmarks; each prints ratios against a baseline run alongside."
 )
+
+
+@app.callback()
+def _options(
+    ctx: typer.Context,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="show full tracebacks instead of one-line errors")
+    ] = False,
+) -> None:
+    ctx.meta[DEBUG_KEY] = debug
+
+
 app.add_typer(scenario_app, name="scenario")
 app.add_typer(image_app, name="image")
 app.add_typer(bench_app, name="bench")

@@ -23,7 +23,10 @@ def bench_sandbox(
     exec_n: Annotated[int, typer.Option(help="exec round trips to time")] = 300,
     cli_n: Annotated[int, typer.Option(help="`docker exec` CLI calls to time")] = 30,
     fork_n: Annotated[int, typer.Option(help="starts, forks, snapshots and restores to time")] = 5,
-    workspace_mb: Annotated[int, typer.Option(help="workspace size for fork/snapshot/restore")] = 100,
+    workspace_mb: Annotated[
+        list[int],
+        typer.Option(help="workspace sizes for fork/snapshot/restore, repeatable (e.g. 1000 for 1 GB)"),
+    ] = [10, 100],  # noqa: B006
 ) -> None:
     """Container start, exec round trip (vs `docker exec`), fork, snapshot and restore latency (medians)."""
     rows = run_sandbox_bench(exec_n=exec_n, cli_n=cli_n, fork_n=fork_n, workspace_mb=workspace_mb)

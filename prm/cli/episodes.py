@@ -7,7 +7,6 @@ import math
 from pathlib import Path
 from typing import Annotated, Any
 
-import gymnasium as gym
 import typer
 import yaml
 from rich.console import Console
@@ -17,12 +16,17 @@ from rich.table import Table
 import prm
 from prm.agents import Agent, OracleAgent, ReplayAgent
 from prm.cli import app
+from prm.cli.errors import make_env
 from prm.models import StepRecord
 from prm.registration import ENV_IDS, env_class
+from prm.rewards.spec import parse_specs
 from prm.rollout import run_episode, step_record
-from prm.trajectory import load_trajectory
+from prm.scenario import locate_recorded_scenario
+from prm.trajectory import load_trajectory, reserve_path
 
 console = Console()
+if not console.is_terminal:  # piped: tables keep whole ids and paths instead of cutting them to 80 columns
+    console = Console(width=100_000)
 
 
 def _parse_kwargs(pairs: list[str]) -> dict[str, Any]:
@@ -37,19 +41,20 @@ def _parse_kwargs(pairs: list[str]) -> dict[str, Any]:
 
 def _make_agent(spec: str) -> Agent:
     name, _, arg = spec.partition(":")
-    if name == "oracle":
-        return OracleAgent()
+    if name == "oracle" and arg in ("", "detour"):
+        return OracleAgent(detour=arg == "detour")
     if name == "replay" and arg:
         return ReplayAgent(load_trajectory(arg))
-    raise typer.BadParameter(f"unknown agent '{spec}'; use 'oracle' or 'replay:FILE'", param_hint="--agent")
+    raise typer.BadParameter(
+        f"unknown agent '{spec}'; use 'oracle', 'oracle:detour' or 'replay:FILE'", param_hint="--agent"
+    )
 
 
 def _scenario_cycle(env_id: str, scenario: str | None) -> itertools.cycle:
+    """The scenario of each episode: None (the env draws one from the pack by the episode's seed), each file
+    of a directory in turn, or the one id or file given."""
     if scenario is None:
-        ids = env_class(env_id).scenario_ids()
-        if not ids:
-            raise typer.BadParameter(f"{env_id} ships no scenarios; pass --scenario", param_hint="--scenario")
-        return itertools.cycle(ids[:1])
+        return itertools.cycle([None])
     if Path(scenario).is_dir():
         refs = env_class(env_id).scenario_ids(scenario)
         if not refs:
@@ -69,7 +74,8 @@ def _print_step(record: StepRecord) -> None:
     )
     console.print(
         f"  step {record.index:>3}  {record.info.get('tool') or '-':<8} reward={record.reward:+.3f}  "
-        f"{_format_components(record.reward_components)}{flags}{error}"
+        f"{_format_components(record.reward_components)}{flags}{error}",
+        soft_wrap=True,  # one line per step, also when piped
     )
 
 
@@ -89,7 +95,12 @@ def run(
     scenario: Annotated[
         str | None, typer.Option(help="scenario id, file, or a directory to cycle through")
     ] = None,
-    agent: Annotated[str, typer.Option(help="'oracle' or 'replay:TRAJECTORY.jsonl'")] = "oracle",
+    agent: Annotated[
+        str,
+        typer.Option(
+            help="'oracle', 'oracle:detour' (a type error added and fixed first) or 'replay:TRAJECTORY.jsonl'"
+        ),
+    ] = "oracle",
     episodes: Annotated[int, typer.Option(min=1)] = 1,
     out: Annotated[Path, typer.Option(help="folder for the JSONL trajectories")] = Path("runs"),
     seed: Annotated[int, typer.Option(help="seed of the first episode; episode i uses seed+i")] = 0,
@@ -107,6 +118,7 @@ def run(
             f"unknown env '{env_id}'; registered: {', '.join(ENV_IDS)}", param_hint="ENV_ID"
         )
     make_kwargs = _parse_kwargs(kw) | ({"sandbox": sandbox} if sandbox else {})
+    parse_specs(reward)  # a bad spec fails before any env is built
     scenarios = _scenario_cycle(env_id, scenario)
     player = _make_agent(agent)
     summary = Table("episode", "scenario", "steps", "return", "outcome", title=f"{env_id} x {episodes}")
@@ -115,11 +127,17 @@ def run(
         task = progress.add_task("episodes", total=episodes)
         for episode in range(episodes):
             scenario_ref = next(scenarios)
-            console.print(f"[bold]episode {episode}[/bold] scenario={scenario_ref}")
-            env = gym.make(
-                env_id, scenario=scenario_ref, **make_kwargs, **({"rewards": reward} if reward else {})
+            label = Path(scenario_ref).stem if scenario_ref else "pack"
+            console.print(
+                f"[bold]episode {episode}[/bold] scenario={scenario_ref or f'drawn from the pack (seed {seed + episode})'}"
             )
-            path = out / f"{env_id.replace('/', '_')}-{Path(scenario_ref).stem}-{episode:04d}.jsonl"
+            env = make_env(
+                env_id,
+                **({"scenario": scenario_ref} if scenario_ref else {}),
+                **make_kwargs,
+                **({"rewards": reward} if reward else {}),
+            )
+            path = reserve_path(out / f"{env_id.replace('/', '_')}-{label}-{episode:04d}.jsonl")
             try:
                 trajectory = run_episode(
                     env,
@@ -135,16 +153,17 @@ def run(
                 env.close()
             result = trajectory.outcome
             console.print(f"  outcome: {_outcome_summary(result.outcome)}  return={result.total_reward:+.3f}")
+            console.print(f"  wrote {path}", soft_wrap=True, highlight=False)
             summary.add_row(
                 str(episode),
-                scenario_ref,
+                trajectory.header.scenario_id,
                 str(result.num_steps),
                 f"{result.total_reward:+.3f}",
                 "[red]infra error[/red]" if result.infra_error else _outcome_summary(result.outcome),
             )
             progress.advance(task)
     console.print(summary)
-    console.print(f"trajectories written to {out}/")
+    console.print(f"trajectories written to {out}/ (existing files are never overwritten)", soft_wrap=True)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -159,7 +178,11 @@ def replay(file: Annotated[Path, typer.Argument(help="a trajectory JSONL file")]
     trajectory = load_trajectory(file)
     header = trajectory.header
     rewards = {"rewards": header.reward_config} if header.reward_config else {}
-    env = gym.make(header.env_id, scenario=header.scenario_id, **header.env_kwargs, **rewards)
+    scenario, which = locate_recorded_scenario(
+        header.scenario_id, header.scenario_path, header.scenario_sha256
+    )
+    console.print(f"replaying with {which}", soft_wrap=True, highlight=False)
+    env = make_env(header.env_id, scenario=scenario, **header.env_kwargs, **rewards)
     differences = Table("step", "field", "recorded", "replayed", title=f"replay of {file}")
     try:
         observation, _ = env.reset(seed=header.seed)
@@ -188,11 +211,37 @@ def replay(file: Annotated[Path, typer.Argument(help="a trajectory JSONL file")]
     )
 
 
+def _family_env_id(family: str) -> str:
+    """The env id a family name means: `swe`, `search-qa`, `search_qa` or the id itself."""
+    wanted = family.lower().replace("_", "-")
+    for env_id in ENV_IDS:
+        if wanted in (env_id, env_id.removeprefix("prm/").rsplit("-v", 1)[0]):
+            return env_id
+    names = ", ".join(env_id.removeprefix("prm/").rsplit("-v", 1)[0] for env_id in ENV_IDS)
+    raise typer.BadParameter(f"unknown family '{family}'; families: {names}", param_hint="FAMILY")
+
+
 @app.command("list")
-def list_envs() -> None:
-    """Show the registered envs and the scenarios that ship with each."""
+def list_envs(
+    family: Annotated[
+        str | None, typer.Argument(help="a family (e.g. swe, search-qa): list all its scenarios")
+    ] = None,
+) -> None:
+    """Show the registered envs and the scenarios that ship with each; with FAMILY, every scenario of it."""
+    if family is not None:
+        env_id = _family_env_id(family)
+        entries = env_class(env_id).scenario_catalog()
+        table = Table("scenario id", "split", "title", title=f"{env_id}: {len(entries)} scenarios")
+        table.columns[0].no_wrap = True
+        for entry in entries:
+            title = entry.title if len(entry.title) <= 90 else entry.title[:89] + "…"
+            table.add_row(entry.id, entry.split or "-", title)
+        console.print(table)
+        return
     table = Table("env id", "scenarios", "examples", title=f"prm-gym {prm.__version__}")
+    table.columns[0].no_wrap = True
     for env_id in ENV_IDS:
         ids = env_class(env_id).scenario_ids()
         table.add_row(env_id, str(len(ids)), ", ".join(ids[:3]) + (" ..." if len(ids) > 3 else ""))
     console.print(table)
+    console.print("all scenarios of a family: prm list FAMILY (e.g. prm list swe)")

@@ -9,7 +9,6 @@ import typer
 from rich.console import Console
 
 from prm.cli import image_app
-from prm.errors import ImageBuildError
 from prm.sandboxes.images import build_base_image, build_image
 
 console = Console()
@@ -48,11 +47,7 @@ def build(
     if requirements_file is not None:
         lines = (line.split("#", 1)[0].strip() for line in requirements_file.read_text().splitlines())
         requirements += [line for line in lines if line]
-    try:
-        base = build_base_image()
-        tag = build_image(requirements, files=_parse_copy(copy or []), base=base, refresh=refresh)
-    except ImageBuildError as exc:
-        console.print(f"[red]image build failed:[/red] {exc}")
-        raise typer.Exit(1) from exc
+    base = build_base_image()
+    tag = build_image(requirements, files=_parse_copy(copy or []), base=base, refresh=refresh)
     console.print(f"base image: {base}")
     typer.echo(tag)

@@ -10,14 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from prm.cli import app, bench_app
-from prm.errors import PrmError
 
 console = Console()
-
-
-def _fail(err: Exception) -> typer.Exit:
-    console.print(f"[red]error:[/red] {err}")
-    return typer.Exit(code=2)
 
 
 @app.command("rescore")
@@ -33,11 +27,8 @@ def rescore_command(
     from prm.rewards.rescore import rescore
     from prm.trajectory import load_trajectory, write_trajectory
 
-    try:
-        trajectory = load_trajectory(file)
-        rescored = rescore(trajectory, reward)
-    except PrmError as err:
-        raise _fail(err) from err
+    trajectory = load_trajectory(file)
+    rescored = rescore(trajectory, reward)
     table = Table(
         "step",
         "tool",
@@ -77,11 +68,8 @@ def train_value_command(
     from prm.trajectory import load_trajectory
 
     paths = [p for f in files for p in (sorted(f.rglob("*.jsonl")) if f.is_dir() else [f])]
-    try:
-        trajectories = [load_trajectory(path) for path in paths]
-        model, stats = fit_value_model(trajectories, epochs=epochs, lr=lr, seed=seed)
-    except PrmError as err:
-        raise _fail(err) from err
+    trajectories = [load_trajectory(path) for path in paths]
+    model, stats = fit_value_model(trajectories, epochs=epochs, lr=lr, seed=seed)
     model.save(out)
     console.print(
         f"trained on {stats['samples']} states from {len(trajectories)} trajectories: "
@@ -105,10 +93,7 @@ def bench_rewards_command(
     reward-farming agent, and the LSP reward's overhead per edit step."""
     from prm.bench.rewards import print_report, run_reward_benchmark
 
-    try:
-        result = run_reward_benchmark(scenarios or None, edits=edits, sandbox=sandbox, progress=console)
-    except PrmError as err:
-        raise _fail(err) from err
+    result = run_reward_benchmark(scenarios or None, edits=edits, sandbox=sandbox, progress=console)
     print_report(result, console)
     if json_out is not None:
         json_out.write_text(result.model_dump_json(indent=2))
