@@ -43,12 +43,13 @@ def chat_tokens(messages: list[Message], count_tokens: Callable[[str], int]) -> 
     return sum(count_tokens(m["content"]) + MESSAGE_OVERHEAD_TOKENS for m in messages)
 
 
+CUT_MARKER = "\n[... {} characters cut to fit the context ...]\n"
+
+
 def _cut_middle(text: str, keep_chars: int) -> str:
-    if len(text) <= keep_chars:
-        return text
-    head = max(keep_chars // 2, 1)
-    tail = max(keep_chars - head, 1)
-    return f"{text[:head]}\n[... {len(text) - head - tail} characters cut to fit the context ...]\n{text[-tail:]}"
+    head = keep_chars // 2
+    tail = keep_chars - head
+    return text[:head] + CUT_MARKER.format(len(text) - keep_chars) + text[len(text) - tail :]
 
 
 @dataclass
@@ -104,14 +105,16 @@ class Conversation:
             longest = max(messages[1:], key=lambda m: count_tokens(m["content"]))
             content = longest["content"]
             tokens = max(count_tokens(content), 1)
-            keep_chars = int(len(content) * max(tokens - over - 16, 0) / tokens)
-            if keep_chars >= len(content) - 1:
+            keep_chars = int(len(content) * (tokens - over - 16) / tokens) - len(CUT_MARKER)
+            if keep_chars <= 0:
                 break
             longest["content"] = _cut_middle(content, keep_chars)
         if chat_tokens(messages, count_tokens) > budget:
-            raise ContextOverflowError(f"the system prompt alone exceeds the context budget of {budget} tokens")
+            raise ContextOverflowError(
+                f"the system prompt and the task do not fit the context budget of {budget} tokens"
+            )
         return messages
 
 
 class ContextOverflowError(ValueError):
-    """Even the system prompt does not fit the token budget (raise the budget)."""
+    """Even the system prompt and a cut task do not fit the token budget (raise the budget)."""
