@@ -99,7 +99,8 @@ class ModelAgent(ABC):
         """One back-end call for many sessions (each `reset` on its own env): an action per session, or the
         `PolicyUnavailable` that lost it."""
         chats = [
-            session._chat_after(observation) for session, observation in zip(sessions, observations, strict=True)
+            session._chat_after(observation)
+            for session, observation in zip(sessions, observations, strict=True)
         ]
         started = time.perf_counter()
         generations = self._generate(chats, [session.tool_schemas for session in sessions])

@@ -88,7 +88,11 @@ class OpenAIChatAgent(ModelAgent):
         try:
             response = self.client.chat.completions.create(**request)
             message = response.choices[0].message
-            usage = response.usage.model_dump(include={"prompt_tokens", "completion_tokens"}) if response.usage else {}
+            usage = (
+                response.usage.model_dump(include={"prompt_tokens", "completion_tokens"})
+                if response.usage
+                else {}
+            )
         except openai.APIStatusError as err:
             return PolicyUnavailable(f"{where} answered HTTP {err.status_code}: {err.message}")
         except openai.APIError as err:

@@ -102,13 +102,14 @@ class Conversation:
             over = chat_tokens(messages, count_tokens) - budget
             if over <= 0:
                 return messages
-            longest = max(messages[1:], key=lambda m: count_tokens(m["content"]))
+            cuttable = [m for m in messages[1:] if len(m["content"]) > 2 * len(CUT_MARKER)]
+            if not cuttable:
+                break
+            longest = max(cuttable, key=lambda m: count_tokens(m["content"]))
             content = longest["content"]
             tokens = max(count_tokens(content), 1)
             keep_chars = int(len(content) * (tokens - over - 16) / tokens) - len(CUT_MARKER)
-            if keep_chars <= 0:
-                break
-            longest["content"] = _cut_middle(content, keep_chars)
+            longest["content"] = _cut_middle(content, max(keep_chars, len(CUT_MARKER)))
         if chat_tokens(messages, count_tokens) > budget:
             raise ContextOverflowError(
                 f"the system prompt and the task do not fit the context budget of {budget} tokens"

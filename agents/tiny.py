@@ -2,7 +2,7 @@
 
 `build_tiny_model(trajectories, out)` trains a byte-level BPE tokenizer (the `tokenizers` library) on the
 envs' own text (system prompt, tool manuals, tasks, actions, observations of the given trajectories), gives it
-a chat template, and builds a 2-layer GPT-2 from a config with random weights. `fit_on_trajectories` then
+a chat template, and builds a 2-layer Llama-like model from a config with random weights. `fit_on_trajectories` then
 fits it for a few seconds on the trajectories' prompts (as `prm.agents.prompt` renders them) with the loss on
 the action tokens only, so that it writes valid tool calls. Both are saved with `save_pretrained`, so
 `TransformersAgent(out)` and `prm run --agent hf:OUT` load them.
@@ -32,9 +32,9 @@ CHAT_TEMPLATE = (
     "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
-CONTEXT_TOKENS = 512
+CONTEXT_TOKENS = 384
 """The tiny model's context: prompts are cut to it (minus the completion) by `prm.agents.prompt`."""
-MAX_NEW_TOKENS = 48
+MAX_NEW_TOKENS = 40
 
 
 def trajectory_texts(trajectories: Sequence[Trajectory]) -> Iterator[str]:
@@ -75,24 +75,26 @@ def build_tiny_model(
     hidden: int = 96,
     seed: int = 0,
 ) -> tuple[Any, Any]:
-    """A random-weight GPT-2 (`layers` x `hidden`) and a tokenizer trained on the trajectories' text;
+    """A random-weight Llama-like model (`layers` x `hidden`, rotary positions) and a tokenizer trained on the trajectories' text;
     saved to `out` when given."""
     import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = train_tokenizer(trajectory_texts(trajectories))
-    config = GPT2Config(
+    config = LlamaConfig(
         vocab_size=len(tokenizer),
-        n_positions=CONTEXT_TOKENS,
-        n_embd=hidden,
-        n_layer=layers,
-        n_head=4,
+        max_position_embeddings=CONTEXT_TOKENS,
+        hidden_size=hidden,
+        intermediate_size=2 * hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=4,
         bos_token_id=tokenizer.eos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
     torch.manual_seed(seed)
-    model = GPT2LMHeadModel(config)
+    model = LlamaForCausalLM(config)
     model.generation_config.max_new_tokens = MAX_NEW_TOKENS
     if out is not None:
         TinyModel(model, tokenizer).save(out)
@@ -139,14 +141,18 @@ def fit_on_trajectories(
     steps: int = 150,
     max_seconds: float = 60.0,
     batch_size: int = 8,
-    learning_rate: float = 3e-3,
+    learning_rate: float = 1e-2,
+    prompt_tail: int = 48,
     seed: int = 0,
 ) -> TinyModel:
     """Fits `model` to write the trajectories' actions (cross-entropy on action tokens only) for `steps`
-    updates or `max_seconds`, whichever comes first."""
+    updates or `max_seconds`, whichever comes first. Each prompt is cut to its last `prompt_tail` tokens to
+    keep the fit short (rotary positions make that carry over to whole prompts)."""
     import torch
 
-    examples = action_examples(tokenizer, trajectories)
+    examples = [
+        (prompt[-prompt_tail:], action) for prompt, action in action_examples(tokenizer, trajectories)
+    ]
     rng = random.Random(seed)
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)

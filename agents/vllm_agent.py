@@ -62,12 +62,16 @@ class VLLMAgent(ModelAgent):
             )
             for chat in chats
         ]
-        outputs = self.llm.generate([{"prompt_token_ids": ids} for ids in prompts], self.sampling, use_tqdm=False)
+        outputs = self.llm.generate(
+            [{"prompt_token_ids": ids} for ids in prompts], self.sampling, use_tqdm=False
+        )
         generations: list[Generation | PolicyUnavailable] = []
         for prompt, output in zip(prompts, outputs, strict=True):
             completion = output.outputs[0]
             ids = list(completion.token_ids)
-            logprobs = [step[token].logprob for step, token in zip(completion.logprobs or [], ids, strict=False)]
+            logprobs = [
+                step[token].logprob for step, token in zip(completion.logprobs or [], ids, strict=False)
+            ]
             generations.append(
                 Generation(
                     text=completion.text,

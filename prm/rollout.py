@@ -16,6 +16,7 @@ None, never a zero) and the rollout goes on with the other episodes.
 1.0
 >>> trajectories = rollout("prm/search-qa-v0", OracleAgent(), episodes=8, num_envs=4, out="runs")  # doctest: +SKIP
 """
+
 from __future__ import annotations
 
 import copy
@@ -89,7 +90,9 @@ class EpisodeRunner:
     def done(self) -> bool:
         return self.trajectory is not None and self.trajectory.outcome is not None
 
-    def start(self, *, seed: int | None, scenario_id: str | None = None, out: str | Path | None = None) -> Any:
+    def start(
+        self, *, seed: int | None, scenario_id: str | None = None, out: str | Path | None = None
+    ) -> Any:
         """Resets the env and opens the episode's record; returns the first observation."""
         kwargs = dict(self.env_kwargs)
         header = make_header(
@@ -257,7 +260,10 @@ class RolloutEngine:
         scenario = self.scenarios[episode % len(self.scenarios)]
         scenario_kwargs = {"scenario": scenario} if scenario is not None else {}
         env = gym.make(
-            self.env_id, **scenario_kwargs, **self.env_kwargs, **({"rewards": self.rewards} if self.rewards else {})
+            self.env_id,
+            **scenario_kwargs,
+            **self.env_kwargs,
+            **({"rewards": self.rewards} if self.rewards else {}),
         )
         runner = EpisodeRunner(env, env_kwargs=self.env_kwargs, reward_config=self.rewards)
         out = trajectory_path(self.out, self.env_id, scenario, episode) if self.out is not None else None
