@@ -20,6 +20,7 @@ from prm.cli import (  # noqa: E402, F401
     bench_search,
     bench_swe,
     episodes,
+    export,
     image,
     rewards,
     scenario_import,
