@@ -16,6 +16,7 @@ app.add_typer(bench_app, name="bench")
 
 # Command modules register their verbs on the apps above when imported.
 from prm.cli import (  # noqa: E402, F401
+    bench_agents,
     bench_sandbox,
     bench_search,
     bench_swe,
