@@ -84,3 +84,26 @@ def test_vllm_is_imported_lazily_and_its_absence_is_a_clear_error():
     if importlib.util.find_spec("vllm") is None:
         with pytest.raises(BackendUnavailable, match=r"pip install -e \.\[vllm\]"):
             make_agent("vllm:some/model")
+
+
+def test_prm_run_with_a_local_model_and_several_envs(tiny_models, tmp_path):
+    from typer.testing import CliRunner
+
+    from prm.cli import app
+
+    args = ["run", ENV, "--scenario", tiny_models.scenarios[0], "--agent", f"hf:{tiny_models.fitted}"]
+    args += ["--episodes", "2", "--num-envs", "2", "--out", str(tmp_path), "--kw", "max_steps=2"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "success rate" in result.output and "infra errors" in result.output
+    written = sorted(tmp_path.glob("*.jsonl"))
+    assert len(written) == 2 and all(prm.load_trajectory(f).steps[0].policy.completion_ids for f in written)
+
+
+def test_prm_run_with_an_unknown_agent_is_a_one_line_error():
+    from typer.testing import CliRunner
+
+    from prm.cli import app
+
+    result = CliRunner().invoke(app, ["run", ENV, "--agent", "gpt:4"], env={"COLUMNS": "200"})
+    assert result.exit_code != 0 and "unknown agent 'gpt:4'" in result.output
