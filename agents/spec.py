@@ -3,7 +3,7 @@
 
 >>> type(make_agent("oracle")).__name__
 'OracleAgent'
->>> make_agent("gpt:4")
+>>> make_agent("gpt:4")  # doctest: +IGNORE_EXCEPTION_DETAIL
 Traceback (most recent call last):
 ...
 prm.agents.spec.AgentSpecError: unknown agent 'gpt:4'; use oracle, replay:FILE, openai:MODEL, hf:PATH or vllm:PATH
