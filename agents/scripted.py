@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +26,12 @@ class ScriptedAgent:
     def __init__(self, actions: Sequence[str] = ()):
         self.actions = list(actions)
         self._next = 0
+
+    def spawn(self) -> ScriptedAgent:
+        """An agent for another env (batched rollouts): the same actions, its own position in them."""
+        session = copy.copy(self)
+        session.actions = list(self.actions)
+        return session
 
     def reset(self, env: gym.Env, observation: Any, info: dict[str, Any]) -> None:
         self._next = 0

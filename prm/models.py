@@ -35,6 +35,19 @@ class TrajectoryHeader(BaseModel):
     reset_info: dict[str, Any] = Field(default_factory=dict)
 
 
+class PolicyCall(BaseModel):
+    """What a model agent did for one step, as a trainer needs it: the prompt messages, the raw completion,
+    token ids and per-token log-probabilities of the completion (local models), usage and latency."""
+
+    messages: list[dict[str, str]]
+    completion: str
+    prompt_ids: list[int] | None = None
+    completion_ids: list[int] | None = None
+    logprobs: list[float] | None = None
+    usage: dict[str, int] = Field(default_factory=dict)
+    latency_s: float = 0.0
+
+
 class StepRecord(BaseModel):
     """One `env.step(action)`: the action, what came back, and the reward split into named components."""
 
@@ -47,6 +60,7 @@ class StepRecord(BaseModel):
     terminated: bool = False
     truncated: bool = False
     info: dict[str, Any] = Field(default_factory=dict)
+    policy: PolicyCall | None = None
 
 
 class OutcomeRecord(BaseModel):

@@ -1,4 +1,12 @@
-"""Run one episode of an agent in an env, recording it as a `Trajectory` (and, if asked, a JSONL file).
+"""Run episodes of an agent in envs, recording them as `Trajectory`s (and, if asked, JSONL files).
+
+`run_episode(env, agent)` plays one episode in a given env. `rollout(env_id, agent, ...)` runs many at once:
+`num_envs` envs are stepped concurrently, and the policy is called once per step for all live envs (one
+`act_batch` call when the agent has it, e.g. one `generate` for N prompts). Each env slot is an
+`EpisodeRunner` that owns its env and knows nothing of the agent, so that a slot can live in another process
+(the shape a Ray actor takes). An episode whose policy call was lost to the model back end
+(`PolicyUnavailable`: endpoint down, garbage answers) is ended as an infrastructure failure (outcome reward
+None, never a zero) and the rollout goes on with the other episodes.
 
 >>> import gymnasium as gym, prm
 >>> from prm.agents import OracleAgent
@@ -6,21 +14,30 @@
 >>> trajectory = run_episode(env, OracleAgent(), seed=0, out="runs/episode.jsonl")  # doctest: +SKIP
 >>> trajectory.outcome.total_reward  # doctest: +SKIP
 1.0
+>>> trajectories = rollout("prm/search-qa-v0", OracleAgent(), episodes=8, num_envs=4, out="runs")  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import copy
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import prm
 from prm.agents.base import Agent
-from prm.models import OutcomeRecord, StepRecord, Trajectory, TrajectoryHeader
+from prm.agents.model import PolicyUnavailable
+from prm.models import OutcomeRecord, PolicyCall, StepRecord, Trajectory, TrajectoryHeader
 from prm.scenario import scenario_provenance
-from prm.trajectory import TrajectoryWriter, to_jsonable
+from prm.summary import summarize, summary_table
+from prm.trajectory import TrajectoryWriter, reserve_path, to_jsonable
 
 
 def make_header(
@@ -54,6 +71,96 @@ def step_record(
     )
 
 
+class EpisodeRunner:
+    """One env slot: resets its env, applies actions and records the episode (file and `Trajectory`).
+
+    It never calls the agent: the caller passes each action (and the `PolicyCall` that produced it), so the
+    runner can move into a worker process or actor unchanged.
+    """
+
+    def __init__(self, env: gym.Env, *, env_kwargs: dict[str, Any] | None = None, reward_config=()):
+        self.env = env
+        self.env_kwargs = dict(env_kwargs or {})
+        self.reward_config = list(reward_config)
+        self.trajectory: Trajectory | None = None
+        self.observation: Any = None
+        self.info: dict[str, Any] = {}
+        self._writer: TrajectoryWriter | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.trajectory is not None and self.trajectory.outcome is not None
+
+    def start(
+        self, *, seed: int | None, scenario_id: str | None = None, out: str | Path | None = None
+    ) -> Any:
+        """Resets the env and opens the episode's record; returns the first observation."""
+        kwargs = dict(self.env_kwargs)
+        header = make_header(
+            self.env,
+            scenario_id=scenario_id or str(kwargs.pop("scenario", "") or ""),
+            seed=seed,
+            env_kwargs=kwargs,
+            reward_config=self.reward_config,
+        )
+        self.observation, self.info = self.env.reset(seed=seed)
+        header.scenario_id = header.scenario_id or str(
+            self.info.get("scenario_id", "")
+        )  # the one the env drew
+        header.scenario_path, header.scenario_sha256 = scenario_provenance(header.scenario_id)
+        header.initial_observation = to_jsonable(self.observation)
+        header.reset_info = to_jsonable(self.info)
+        self.trajectory = Trajectory(header=header)
+        self._writer = TrajectoryWriter(out, header) if out is not None else None
+        return self.observation
+
+    def step(self, action: str, policy: PolicyCall | None = None) -> StepRecord:
+        """Applies one action; when the episode ends, its outcome is recorded and the file closed."""
+        assert self.trajectory is not None, "start() first"
+        self.observation, reward, terminated, truncated, self.info = self.env.step(action)
+        record = step_record(
+            len(self.trajectory.steps), action, self.observation, reward, terminated, truncated, self.info
+        )
+        record.policy = policy
+        self.trajectory.steps.append(record)
+        if self._writer is not None:
+            self._writer.write_step(record)
+        if terminated or truncated:
+            self._finish(
+                OutcomeRecord(
+                    outcome=to_jsonable(self.info.get("outcome")),
+                    total_reward=sum(self.trajectory.rewards),
+                    num_steps=len(self.trajectory.steps),
+                    infra_error=bool(self.info.get("infra_error")),
+                )
+            )
+        return record
+
+    def abort(self, reason: str) -> None:
+        """Ends the episode as an infrastructure failure (e.g. the policy's endpoint is down)."""
+        assert self.trajectory is not None, "start() first"
+        self._finish(
+            OutcomeRecord(
+                outcome={"reward": None, "infra_error": reason},
+                total_reward=sum(self.trajectory.rewards),
+                num_steps=len(self.trajectory.steps),
+                infra_error=True,
+            )
+        )
+
+    def _finish(self, outcome: OutcomeRecord) -> None:
+        self.trajectory.outcome = outcome
+        self.close_record()
+
+    def close_record(self) -> None:
+        """Writes the outcome line (if any) and closes the episode's file."""
+        if self._writer is not None:
+            if self.trajectory is not None and self.trajectory.outcome is not None:
+                self._writer.write_outcome(self.trajectory.outcome)
+            self._writer.close()
+            self._writer = None
+
+
 def run_episode(
     env: gym.Env,
     agent: Agent,
@@ -70,46 +177,210 @@ def run_episode(
     With `out`, each step is appended (and flushed) to a JSONL file as it happens. `on_step` is called with
     each `StepRecord` (e.g. to print step rewards). The header's `scenario_id` (with the file's absolute path
     and content hash when it is a file; the drawn id, from `info["scenario_id"]`, when none was given),
-    `env_kwargs` and `reward_config` are what `prm replay` needs to re-create the env.
+    `env_kwargs` and `reward_config` are what `prm replay` needs to re-create the env. A `PolicyUnavailable` from a model
+    agent ends the episode as an infrastructure failure.
     """
-    kwargs = dict(env_kwargs or {})
-    header = make_header(
-        env,
-        scenario_id=scenario_id or str(kwargs.pop("scenario", "")),
-        seed=seed,
-        env_kwargs=kwargs,
-        reward_config=reward_config or [],
-    )
-    observation, info = env.reset(seed=seed)
-    header.scenario_id = header.scenario_id or str(info.get("scenario_id", ""))  # the one the env drew
-    header.scenario_path, header.scenario_sha256 = scenario_provenance(header.scenario_id)
-    header.initial_observation = to_jsonable(observation)
-    header.reset_info = to_jsonable(info)
-    trajectory = Trajectory(header=header)
-    writer = TrajectoryWriter(out, header) if out is not None else None
+    runner = EpisodeRunner(env, env_kwargs=env_kwargs, reward_config=reward_config or [])
     try:
-        agent.reset(env, observation, info)
-        terminated = truncated = False
-        while not (terminated or truncated):
-            action = agent.act(observation, info)
-            observation, reward, terminated, truncated, info = env.step(action)
-            record = step_record(
-                len(trajectory.steps), action, observation, reward, terminated, truncated, info
-            )
-            trajectory.steps.append(record)
-            if writer is not None:
-                writer.write_step(record)
+        observation = runner.start(seed=seed, scenario_id=scenario_id, out=out)
+        agent.reset(env, observation, runner.info)
+        while not runner.done:
+            try:
+                action = agent.act(runner.observation, runner.info)
+            except PolicyUnavailable as err:
+                runner.abort(str(err))
+                break
+            record = runner.step(action, getattr(agent, "last_call", None))
             if on_step is not None:
                 on_step(record)
-        trajectory.outcome = OutcomeRecord(
-            outcome=to_jsonable(info.get("outcome")),
-            total_reward=sum(trajectory.rewards),
-            num_steps=len(trajectory.steps),
-            infra_error=bool(info.get("infra_error")),
-        )
-        if writer is not None:
-            writer.write_outcome(trajectory.outcome)
     finally:
-        if writer is not None:
-            writer.close()
-    return trajectory
+        runner.close_record()
+    return runner.trajectory
+
+
+def trajectory_path(out: str | Path, env_id: str, scenario: str | None, episode: int) -> Path:
+    """Where `rollout` writes episode `episode`: a new file `OUT/<env id>-<scenario>-<episode>.jsonl` (with
+    `.2`, `.3`, ... before the suffix when taken: an earlier run is never overwritten)."""
+    stem = Path(scenario).stem if scenario else "drawn"
+    return reserve_path(Path(out) / f"{env_id.replace('/', '_')}-{stem}-{episode:04d}.jsonl")
+
+
+@dataclass
+class RolloutTimings:
+    """Where a rollout's wall time went: stepping and resetting envs vs calling the policy (seconds)."""
+
+    wall_s: float = 0.0
+    env_s: float = 0.0
+    policy_s: float = 0.0
+
+
+@dataclass
+class _Slot:
+    runner: EpisodeRunner
+    agent: Any
+    episode: int
+
+
+BACKENDS = ("local",)
+
+
+class RolloutEngine:
+    """Runs `episodes` episodes of `agent` on `num_envs` concurrent envs; `run()` returns the trajectories
+    in episode order and fills `timings`. Episode i plays `scenarios[i % len(scenarios)]` with seed
+    `seed + i`, whatever slot runs it, so a batched rollout plays the same episodes as a sequential one."""
+
+    def __init__(
+        self,
+        env_id: str,
+        agent: Agent,
+        *,
+        scenarios: str | Sequence[str | None] | None = None,
+        episodes: int = 1,
+        num_envs: int = 1,
+        rewards: Sequence[str] = (),
+        out: str | Path | None = None,
+        seed: int = 0,
+        env_kwargs: dict[str, Any] | None = None,
+        backend: str = "local",
+        batch: bool = True,
+        on_step: Callable[[int, StepRecord], None] | None = None,
+    ):
+        if backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
+        if episodes < 1 or num_envs < 1:
+            raise ValueError(f"episodes and num_envs must be >= 1, got {episodes} and {num_envs}")
+        self.env_id, self.agent = env_id, agent
+        self.scenarios = [scenarios] if scenarios is None or isinstance(scenarios, str) else list(scenarios)
+        if not self.scenarios:
+            raise ValueError("scenarios is an empty list")
+        self.episodes, self.num_envs = episodes, min(num_envs, episodes)
+        self.rewards, self.out, self.seed = list(rewards), out, seed
+        self.env_kwargs = dict(env_kwargs or {})
+        self.batch = batch and hasattr(agent, "act_batch")
+        self.on_step = on_step
+        self.timings = RolloutTimings()
+
+    def _spawn_agent(self) -> Any:
+        return self.agent.spawn() if hasattr(self.agent, "spawn") else copy.deepcopy(self.agent)
+
+    def _open(self, episode: int, agent: Any) -> _Slot:
+        scenario = self.scenarios[episode % len(self.scenarios)]
+        scenario_kwargs = {"scenario": scenario} if scenario is not None else {}
+        env = gym.make(
+            self.env_id,
+            **scenario_kwargs,
+            **self.env_kwargs,
+            **({"rewards": self.rewards} if self.rewards else {}),
+        )
+        runner = EpisodeRunner(env, env_kwargs=self.env_kwargs, reward_config=self.rewards)
+        out = trajectory_path(self.out, self.env_id, scenario, episode) if self.out is not None else None
+        try:
+            observation = runner.start(seed=self.seed + episode, scenario_id=scenario, out=out)
+            agent.reset(env, observation, runner.info)
+        except BaseException:
+            runner.close_record()
+            env.close()
+            raise
+        return _Slot(runner, agent, episode)
+
+    def _act(self, slots: list[_Slot]) -> list[str | PolicyUnavailable]:
+        observations = [slot.runner.observation for slot in slots]
+        infos = [slot.runner.info for slot in slots]
+        if self.batch:
+            return self.agent.act_batch([slot.agent for slot in slots], observations, infos)
+        actions: list[str | PolicyUnavailable] = []
+        for slot, observation, info in zip(slots, observations, infos, strict=True):
+            try:
+                actions.append(slot.agent.act(observation, info))
+            except PolicyUnavailable as err:
+                actions.append(err)
+        return actions
+
+    def run(self, progress: Progress | None = None) -> list[Trajectory]:
+        started = time.perf_counter()
+        results: dict[int, Trajectory] = {}
+        next_episode = 0
+        task = progress.add_task(self.env_id, total=self.episodes) if progress is not None else None
+        idle_agents = [self._spawn_agent() for _ in range(self.num_envs)]
+        slots: list[_Slot] = []
+        with ThreadPoolExecutor(max_workers=self.num_envs) as pool:
+            try:
+                while True:
+                    clock = time.perf_counter()
+                    opening = list(range(next_episode, min(next_episode + len(idle_agents), self.episodes)))
+                    starting = [idle_agents.pop() for _ in opening]
+                    slots += list(pool.map(self._open, opening, starting))
+                    next_episode += len(opening)
+                    self.timings.env_s += time.perf_counter() - clock
+                    if not slots:
+                        break
+                    clock = time.perf_counter()
+                    actions = self._act(slots)
+                    self.timings.policy_s += time.perf_counter() - clock
+                    clock = time.perf_counter()
+                    list(pool.map(self._apply, slots, actions))
+                    self.timings.env_s += time.perf_counter() - clock
+                    for slot in [slot for slot in slots if slot.runner.done]:
+                        results[slot.episode] = slot.runner.trajectory
+                        slot.runner.env.close()
+                        slots.remove(slot)
+                        idle_agents.append(slot.agent)
+                        if progress is not None:
+                            progress.advance(task)
+            finally:
+                for slot in slots:
+                    slot.runner.close_record()
+                    slot.runner.env.close()
+        self.timings.wall_s = time.perf_counter() - started
+        return [results[episode] for episode in range(self.episodes)]
+
+    def _apply(self, slot: _Slot, action: str | PolicyUnavailable) -> None:
+        if isinstance(action, PolicyUnavailable):
+            slot.runner.abort(str(action))
+            return
+        record = slot.runner.step(action, getattr(slot.agent, "last_call", None))
+        if self.on_step is not None:
+            self.on_step(slot.episode, record)
+
+
+def rollout(
+    env_id: str,
+    agent: Agent,
+    *,
+    scenarios: str | Sequence[str | None] | None = None,
+    episodes: int = 1,
+    num_envs: int = 1,
+    rewards: Sequence[str] = (),
+    out: str | Path | None = None,
+    seed: int = 0,
+    env_kwargs: dict[str, Any] | None = None,
+    backend: str = "local",
+    batch: bool = True,
+    show_progress: bool = True,
+    console: Console | None = None,
+) -> list[Trajectory]:
+    """Runs `episodes` episodes of `agent` in `env_id` on `num_envs` concurrent envs and returns their
+    trajectories (episode order), written to `out/` as JSONL when given. With `show_progress`, a rich progress
+    bar runs and a summary table (success rate, mean return and steps, mean reward components, infra errors)
+    is printed at the end. `batch=False` calls the policy once per env instead of once per step."""
+    engine = RolloutEngine(
+        env_id,
+        agent,
+        scenarios=scenarios,
+        episodes=episodes,
+        num_envs=num_envs,
+        rewards=rewards,
+        out=out,
+        seed=seed,
+        env_kwargs=env_kwargs,
+        backend=backend,
+        batch=batch,
+    )
+    if not show_progress:
+        return engine.run()
+    console = console or Console()
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=console, transient=True) as progress:
+        trajectories = engine.run(progress)
+    console.print(summary_table(summarize(trajectories), title=f"{env_id}: {episodes} episodes"))
+    return trajectories

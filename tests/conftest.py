@@ -25,3 +25,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if item.get_closest_marker("docker") and "docker_engine" not in item.fixturenames:
             item.fixturenames.insert(0, "docker_engine")
+
+
+from tests.agent_fixtures import tiny_models  # noqa: E402, F401  (session fixture of the model-agent tests)

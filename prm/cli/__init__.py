@@ -49,8 +49,10 @@ _register_family_benches()
 
 # Command modules register their verbs on the apps above when imported.
 from prm.cli import (  # noqa: E402, F401
+    bench_agents,
     bench_sandbox,
     episodes,
+    export,
     image,
     rewards,
     scenario_import,

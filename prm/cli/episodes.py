@@ -14,13 +14,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 import prm
-from prm.agents import Agent, OracleAgent, ReplayAgent
+from prm.agents import Agent, AgentError, AgentSpecError, ModelAgent, make_agent
 from prm.cli import app
 from prm.cli.errors import make_env
 from prm.models import StepRecord
 from prm.registration import ENV_IDS, env_class
 from prm.rewards.spec import parse_specs
-from prm.rollout import run_episode, step_record
+from prm.rollout import rollout, run_episode, step_record
 from prm.scenario import locate_recorded_scenario
 from prm.trajectory import load_trajectory, reserve_path
 
@@ -39,15 +39,11 @@ def _parse_kwargs(pairs: list[str]) -> dict[str, Any]:
     return kwargs
 
 
-def _make_agent(spec: str) -> Agent:
-    name, _, arg = spec.partition(":")
-    if name == "oracle" and arg in ("", "detour"):
-        return OracleAgent(detour=arg == "detour")
-    if name == "replay" and arg:
-        return ReplayAgent(load_trajectory(arg))
-    raise typer.BadParameter(
-        f"unknown agent '{spec}'; use 'oracle', 'oracle:detour' or 'replay:FILE'", param_hint="--agent"
-    )
+def _make_agent(spec: str, base_url: str | None) -> Agent:
+    try:
+        return make_agent(spec, base_url=base_url)
+    except (AgentSpecError, AgentError) as err:
+        raise typer.BadParameter(str(err), param_hint="--agent") from None
 
 
 def _scenario_cycle(env_id: str, scenario: str | None) -> itertools.cycle:
@@ -98,9 +94,16 @@ def run(
     agent: Annotated[
         str,
         typer.Option(
-            help="'oracle', 'oracle:detour' (a type error added and fixed first) or 'replay:TRAJECTORY.jsonl'"
+            help="oracle, oracle:detour (a type error added and fixed first), replay:TRAJECTORY.jsonl, openai:MODEL, hf:PATH or vllm:PATH"
         ),
     ] = "oracle",
+    base_url: Annotated[
+        str | None,
+        typer.Option(help="OpenAI-compatible endpoint for openai:MODEL, e.g. http://localhost:8000/v1"),
+    ] = None,
+    num_envs: Annotated[
+        int, typer.Option(min=1, help="envs stepped at once; the policy is called once per step for all")
+    ] = 1,
     episodes: Annotated[int, typer.Option(min=1)] = 1,
     out: Annotated[Path, typer.Option(help="folder for the JSONL trajectories")] = Path("runs"),
     seed: Annotated[int, typer.Option(help="seed of the first episode; episode i uses seed+i")] = 0,
@@ -120,7 +123,22 @@ def run(
     make_kwargs = _parse_kwargs(kw) | ({"sandbox": sandbox} if sandbox else {})
     parse_specs(reward)  # a bad spec fails before any env is built
     scenarios = _scenario_cycle(env_id, scenario)
-    player = _make_agent(agent)
+    player = _make_agent(agent, base_url)
+    if num_envs > 1 or isinstance(player, ModelAgent):
+        rollout(
+            env_id,
+            player,
+            scenarios=list(itertools.islice(scenarios, episodes)),
+            episodes=episodes,
+            num_envs=num_envs,
+            rewards=reward,
+            out=out,
+            seed=seed,
+            env_kwargs=make_kwargs,
+            console=console,
+        )
+        console.print(f"trajectories written to {out}/")
+        return
     summary = Table("episode", "scenario", "steps", "return", "outcome", title=f"{env_id} x {episodes}")
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
     with Progress(*columns, console=console, transient=True) as progress:

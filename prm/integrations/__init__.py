@@ -1,0 +1,1 @@
+"""Integrations with trainers; each imports its trainer lazily."""
