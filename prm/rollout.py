@@ -101,7 +101,7 @@ def run_episode(
             outcome=to_jsonable(info.get("outcome")),
             total_reward=sum(trajectory.rewards),
             num_steps=len(trajectory.steps),
-            infra_error=bool(info.get("infra_error")),
+            infra_error=any(bool(step.info.get("infra_error")) for step in trajectory.steps),
         )
         if writer is not None:
             writer.write_outcome(trajectory.outcome)

@@ -50,6 +50,7 @@ class InformationGain(PotentialShaping):
     """r_t = score(history_t) - score(history_{t-1}) - redundancy * redundant_t (see the module docstring)."""
 
     name: ClassVar[str] = "info_gain"
+    zero_terminal_potential: ClassVar[bool] = False  # a progress measure: V(final) counts
 
     def __init__(self, env: gym.Env, scorer: ValueEstimator, *, redundancy: float = 0.5, weight: float = 1.0):
         if not has_hook(env, "gold_answer"):

@@ -6,8 +6,12 @@ changed, before (E_{t-1}, W_{t-1}) and after (E_t, W_t) the step:
 
     r_t = w_err * (E_{t-1} - E_t) + w_warn * (W_{t-1} - W_t) - w_unsafe * [unsafe_t]
 
-where unsafe_t means the edit broke parsing of a Python file that parsed before, or touched a path outside
-the workspace. Steps that change no file score 0.
+where unsafe_t means the edit broke parsing of a Python file that parsed before, or wrote a path outside
+the workspace. Writes outside the workspace are read from `info["outside_writes"]` (a list of paths the env
+reports from a source the agent cannot forge, [] when none) plus any changed path that leaves the workspace.
+A missing `outside_writes` key means the env does not know (no information, not "no writes"): the bundle then
+records `"outside_writes": None`, so a reader can tell "unknown" from "none". Steps that change no file and
+write nothing outside score 0.
 
 How it runs: at reset the workspace's Python files are mirrored from the sandbox (`sandbox.read_file`) into
 a host directory, and a `basedpyright-langserver` is started on it (kept warm for the episode). A step's
@@ -25,7 +29,9 @@ before/after counts and the unsafe reasons, plus `hash` (sha256 of the rest). `l
 recomputes r_t from a bundle alone (`prm rescore`); the same edit from the same state gives the same hash.
 
 A server that crashes or hangs mid-episode is restarted; that step is flagged `info["infra_error"]` and
-gets no `lsp` component (never a score).
+gets no `lsp` component (never a score). Its change is scored with the next scored step, against the last
+scored state (not the unscored one), so the episode's lsp rewards still sum to what the edits did: a break
+during a crash and its repair afterwards sum to 0, not to the repair's credit.
 
 >>> import gymnasium as gym, prm
 >>> from prm.rewards import LSPDiagnostics
@@ -56,7 +62,7 @@ import gymnasium as gym
 from prm.errors import PathEscapeError, RewardSpecError
 from prm.rewards.base import StepSignal
 from prm.rewards.focus import changed_lines, focus, parse
-from prm.rewards.langserver import SERVER_COMMAND, LanguageServer, LanguageServerError
+from prm.rewards.langserver import LanguageServer, LanguageServerError, server_command
 
 PYTHON_SUFFIXES = (".py", ".pyi")
 WARMUP_DOCUMENT = "__prm_warmup__.py"
@@ -155,15 +161,16 @@ class LSPDiagnostics(StepSignal):
             raise RewardSpecError(
                 f"lsp needs an env with a sandbox hook (e.g. prm/swe-v0); {type(env.unwrapped).__name__} has none"
             )
-        if shutil.which(SERVER_COMMAND[0]) is None:
-            raise RewardSpecError(
-                f"lsp needs '{SERVER_COMMAND[0]}' on PATH: pip install basedpyright==1.40.2"
-            )
+        try:
+            server_command()
+        except LanguageServerError as err:
+            raise RewardSpecError(f"lsp needs the basedpyright language server: {err}") from err
         self.w_err, self.w_warn, self.w_unsafe, self.timeout = w_err, w_warn, w_unsafe, timeout
         self.server: LanguageServer | None = None
         self._last: dict[str, tuple[str, list[dict]]] = {}  # path -> last document checked, its diagnostics
         self._modules: list[str] = []  # the workspace's importable modules (for the warm-up)
         self._mirror: Path | None = None  # host copy of the workspace's Python files, made at reset
+        self._unscored: dict[str, str | None] = {}  # path -> its last scored text, for changes not yet scored
 
     # --- episode ---------------------------------------------------------------------------------
     def _on_reset(self, observation: Any, info: dict[str, Any]) -> None:
@@ -171,6 +178,7 @@ class LSPDiagnostics(StepSignal):
         if self._mirror is not None:
             shutil.rmtree(self._mirror, ignore_errors=True)
         self._mirror = Path(tempfile.mkdtemp(prefix="prm-lsp-"))
+        self._unscored = {}
         listing = sandbox.exec(MIRROR_FIND, timeout=60)
         self._modules = []
         for line in sorted(listing.stdout.splitlines()):
@@ -199,7 +207,7 @@ class LSPDiagnostics(StepSignal):
         if info.get("infra_error") and not changed:
             return None
         try:
-            bundle = self._analyse(changed)
+            bundle = self._analyse(changed, info.get("outside_writes"))
         except LanguageServerError as err:
             info["infra_error"] = True
             info["error"] = info.get("error") or f"language server failed (restarted): {err}"
@@ -210,11 +218,10 @@ class LSPDiagnostics(StepSignal):
         info["lsp"] = bundle
         return lsp_reward(bundle, w_err=self.w_err, w_warn=self.w_warn, w_unsafe=self.w_unsafe)
 
-    def _analyse(self, changed: list[str]) -> dict[str, Any]:
+    def _analyse(self, changed: list[str], outside_writes: list[str] | None) -> dict[str, Any]:
         sandbox = self.env.unwrapped.sandbox
-        unsafe: list[str] = []
-        files: dict[str, str | None] = {}  # path -> sha256 of its new content (None: deleted)
-        documents: dict[str, tuple[str | None, str | None]] = {}  # path -> focused (old, new) text
+        unsafe = [f"outside the workspace: {path}" for path in outside_writes or []]
+        texts: dict[str, tuple[str | None, str | None]] = {}  # path -> (last scored text, new text)
         for raw in changed:
             path = _inside_workspace(raw)
             if path is None:
@@ -227,8 +234,25 @@ class LSPDiagnostics(StepSignal):
             except PathEscapeError:
                 unsafe.append(f"outside the workspace: {raw}")
                 continue
-            old = self._read_mirror(path)
+            old = self._unscored[path] if path in self._unscored else self._read_mirror(path)
             self._write_mirror(path, new)
+            texts[path] = (old, new)
+        for path, old in self._unscored.items():  # changed by a step the server failed on, not since
+            texts.setdefault(path, (old, self._read_mirror(path)))
+        try:
+            bundle = self._score(texts, unsafe)
+        except LanguageServerError:
+            self._unscored = {path: old for path, (old, _) in texts.items()}
+            raise
+        self._unscored = {}
+        bundle["outside_writes"] = outside_writes
+        return seal(bundle)
+
+    def _score(self, texts: dict[str, tuple[str | None, str | None]], unsafe: list[str]) -> dict[str, Any]:
+        """The bundle (unsealed) of a step that took each path of `texts` from its old to its new text."""
+        files: dict[str, str | None] = {}  # path -> sha256 of its new content (None: deleted)
+        documents: dict[str, tuple[str | None, str | None]] = {}  # path -> focused (old, new) text
+        for path, (old, new) in texts.items():
             if path.endswith(PYTHON_SUFFIXES):
                 old_tree, new_tree = parse(old or ""), parse(new or "")
                 if old_tree is not None and new_tree is None:
@@ -239,19 +263,17 @@ class LSPDiagnostics(StepSignal):
                     None if new is None else focus(new, new_lines, new_tree),
                 )
                 files[path] = None if new is None else hashlib.sha256(new.encode()).hexdigest()
-        if len(changed) != 1 or not documents:
+        if len(texts) != 1 or not documents:
             self._last = {}  # other files changed: a document's diagnostics may differ now
         before, after = self._check(documents)
-        return seal(
-            {
-                "server": self._server_info,
-                "files": dict(sorted(files.items())),
-                "diagnostics": {path: after[path] for path in sorted(after)},
-                "before": _counts(before),
-                "after": _counts(after),
-                "unsafe": unsafe,
-            }
-        )
+        return {
+            "server": self._server_info,
+            "files": dict(sorted(files.items())),
+            "diagnostics": {path: after[path] for path in sorted(after)},
+            "before": _counts(before),
+            "after": _counts(after),
+            "unsafe": unsafe,
+        }
 
     def _check(
         self, documents: dict[str, tuple[str | None, str | None]]
