@@ -10,7 +10,7 @@ A spec is `NAME[:POSITIONAL][:KEY=VALUE[,KEY=VALUE...]]`:
 | `progress:value:model=PATH`            | `ProgressReward(ValueModel)` (from `prm train-value`)  |
 | `progress:checklist[:file=PATH]`       | `ProgressReward(Checklist)` (scenario's `subgoals` or a file) |
 | `info_gain[:scorer=evidence,redundancy=0.5]` | `InformationGain(EvidenceRecall)`                |
-| `info_gain:scorer=lm,model=NAME_OR_PATH`     | `InformationGain(LMScorer)`                      |
+| `info_gain:scorer=lm,model=NAME_OR_PATH[,form=igpo]` | `InformationGain(LMScorer)`              |
 | `shaping[:phi=test_pass,gamma=0.99]`   | `PotentialShaping` (phi: any progress estimator)       |
 | `clip[:max=1,min=-1]`                  | `ClipCumulative`                                       |
 | `gated[:threshold=1.0]`                | `GatedAccumulation`                                    |
@@ -168,13 +168,14 @@ class InfoGainSpec(RewardSpec):
     redundancy: float = 0.5
     model: str | None = None
     max_tokens: int = 1024
+    form: Literal["log_prob", "igpo"] = "log_prob"
 
     @model_validator(mode="after")
     def _model_for_lm(self) -> InfoGainSpec:
         if self.scorer == "lm" and not self.model:
             raise ValueError("scorer=lm needs model=NAME_OR_PATH (a transformers causal LM)")
-        if self.scorer == "evidence" and self.model:
-            raise ValueError("model= applies to scorer=lm only")
+        if self.scorer == "evidence" and (self.model or self.form != "log_prob"):
+            raise ValueError("model= and form= apply to scorer=lm only")
         return self
 
     def build(self, env: gym.Env) -> gym.Env:
@@ -183,10 +184,16 @@ class InfoGainSpec(RewardSpec):
         if self.scorer == "lm":
             from prm.rewards.lm_scorer import LMScorer
 
-            scorer = LMScorer(self.model, max_tokens=self.max_tokens)
+            scorer = LMScorer(self.model, max_tokens=self.max_tokens, form=self.form)
         else:
             scorer = EvidenceRecall()
-        return InformationGain(env, scorer, redundancy=self.redundancy, weight=self.weight)
+        return InformationGain(
+            env,
+            scorer,
+            redundancy=self.redundancy,
+            weight=self.weight,
+            outcome_on_final_turn=self.form == "igpo",
+        )
 
 
 class ClipSpec(RewardSpec):
