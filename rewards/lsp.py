@@ -20,7 +20,10 @@ server (`didChange`); only they are analysed, each twice: its previous and its n
 the change (`prm.rewards.focus`: bodies of functions the edit did not touch are stubbed, everything else and
 every line position stays), which is what keeps a warm check of a 1,000-line file near 50 ms instead of
 0.5 s. E_{t-1} and E_t are counted on those two documents, so they measure what the edit did: errors in
-untouched function bodies are in neither. Diagnostics are the server's, pulled once checked
+untouched function bodies are in neither. A text that does not parse cannot be focused (it is checked
+whole); then, on both sides of that file, only diagnostics on the changed lines count, so breaking (or
+repairing) the syntax of a file costs (or earns) what the break itself causes there, plus the unsafe term,
+whatever old errors the rest of the file has. Diagnostics are the server's, pulled once checked
 (`prm.rewards.langserver`).
 
 Every step's `info["lsp"]` is an analysis bundle: server name and version, sha256 of each changed file's
@@ -113,6 +116,11 @@ def _counts(diagnostics_by_file: dict[str, list[dict]]) -> dict[str, int]:
         "errors": sum(d["severity"] == "error" for d in flat),
         "warnings": sum(d["severity"] == "warning" for d in flat),
     }
+
+
+def _within(diagnostics: list[dict], lines: set[int]) -> list[dict]:
+    """The diagnostics that start on one of `lines` (1-based)."""
+    return [d for d in diagnostics if d["line"] + 1 in lines]
 
 
 def _inside_workspace(path: str) -> str | None:
@@ -252,6 +260,9 @@ class LSPDiagnostics(StepSignal):
         """The bundle (unsealed) of a step that took each path of `texts` from its old to its new text."""
         files: dict[str, str | None] = {}  # path -> sha256 of its new content (None: deleted)
         documents: dict[str, tuple[str | None, str | None]] = {}  # path -> focused (old, new) text
+        regions: dict[
+            str, tuple[set[int], set[int]]
+        ] = {}  # path -> changed lines, where a side does not parse
         for path, (old, new) in texts.items():
             if path.endswith(PYTHON_SUFFIXES):
                 old_tree, new_tree = parse(old or ""), parse(new or "")
@@ -262,10 +273,15 @@ class LSPDiagnostics(StepSignal):
                     None if old is None else focus(old, old_lines, old_tree),
                     None if new is None else focus(new, new_lines, new_tree),
                 )
+                if (old is not None and old_tree is None) or (new is not None and new_tree is None):
+                    regions[path] = (old_lines, new_lines)
                 files[path] = None if new is None else hashlib.sha256(new.encode()).hexdigest()
         if len(texts) != 1 or not documents:
             self._last = {}  # other files changed: a document's diagnostics may differ now
         before, after = self._check(documents)
+        for path, (old_lines, new_lines) in regions.items():
+            before[path] = _within(before[path], old_lines)
+            after[path] = _within(after[path], new_lines)
         return {
             "server": self._server_info,
             "files": dict(sorted(files.items())),

@@ -217,3 +217,23 @@ def test_deleting_a_file_removes_its_errors(env):
     assert info["reward_components"]["lsp"] == -1.0
     _, _, _, _, info = env.step(action("remove", path="pkg/bad.py"))
     assert info["reward_components"]["lsp"] == 1.0 and info["lsp"]["files"] == {"pkg/bad.py": None}
+
+
+def test_a_syntax_breaks_penalty_does_not_grow_with_the_files_old_errors(env):
+    """The unparsable side is checked whole; only its changed lines count, as on the focused side."""
+    legacy = "".join(f"\n\ndef legacy{i}() -> int:\n    return 'old error'\n" for i in range(6))
+
+    def break_and_repair(base: str) -> list[float]:
+        infos = run(
+            env,
+            [
+                action("write", path="pkg/mod.py", text=base),
+                action("write", path="pkg/mod.py", text=base + "\n\ndef broken(:\n    pass\n"),
+                action("write", path="pkg/mod.py", text=base),
+            ],
+        )
+        return [info["reward_components"]["lsp"] for info in infos[1:]]
+
+    clean, old_errors = break_and_repair(FIXED), break_and_repair(FIXED + legacy)
+    assert clean == old_errors
+    assert clean[0] <= -2.0 and sum(clean) == -1.0  # the break's own errors, then the unsafe term stays
