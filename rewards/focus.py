@@ -7,8 +7,11 @@ positions are the file's own) and replaces the body of each function that contai
 names, imports and declared types resolve as in the full file. (The stub is `raise NotImplementedError`, not
 `...` or `pass`: Pyright infers `None` as the return type of those, which gives false errors at call sites,
 while a NotImplementedError stub neither makes code after a call unreachable nor types the result.)
-What is not seen: a new error inside an untouched function body caused by the edit elsewhere (e.g. a call
-that no longer matches a changed signature). A text that does not parse is returned whole.
+An edit that changes an interface (a function's signature or decorators, a class outside its methods'
+bodies, a module-level statement) also keeps the bodies that use the names it changed
+(`interface_names`), so a caller that no longer matches a changed signature is checked. What is not seen:
+a new error inside an untouched function body that uses the changed code under another name, and users in
+other files (importers). A text that does not parse is returned whole.
 
 >>> old = "def f():\\n    return 1\\n\\ndef g():\\n    return 2\\n"
 >>> new = old.replace("return 2", "return 'two'")
@@ -27,6 +30,7 @@ from __future__ import annotations
 import ast
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+COMPOUND = (ast.If, ast.Try, ast.With, ast.For, ast.While)
 
 
 def changed_lines(old: str, new: str) -> tuple[set[int], set[int]]:
@@ -48,8 +52,57 @@ def changed_lines(old: str, new: str) -> tuple[set[int], set[int]]:
     )
 
 
-def _stubbable(tree: ast.Module, changed: set[int]) -> list[tuple[int, int, int]]:
-    """(first body line, last line, body indent) of the outermost functions with no changed line."""
+def interface_names(tree: ast.Module | None, changed: set[int]) -> set[str]:
+    """The names whose interface the changed lines touch: functions whose header (decorators, signature)
+    changed, classes changed outside their methods' bodies, names bound by changed module-level statements."""
+    names: set[str] = set()
+    if tree is None:
+        return names
+
+    def hit(first: int, last: int) -> bool:
+        return any(first <= line <= last for line in changed)
+
+    def visit(node: ast.AST, in_class: str | None) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, FUNCTIONS):
+                start = min([child.lineno, *(d.lineno for d in child.decorator_list)])
+                if hit(start, child.body[0].lineno - 1):
+                    names.update({child.name, *([in_class] if in_class else [])})
+            elif isinstance(child, ast.ClassDef):
+                start = min([child.lineno, *(d.lineno for d in child.decorator_list)])
+                bodies = [
+                    (f.body[0].lineno, f.end_lineno or f.lineno)
+                    for f in child.body
+                    if isinstance(f, FUNCTIONS)
+                ]
+                outside = {line for line in changed if start <= line <= (child.end_lineno or child.lineno)}
+                if any(not any(a <= line <= b for a, b in bodies) for line in outside):
+                    names.add(child.name)
+                visit(child, child.name)
+            elif isinstance(child, COMPOUND):
+                visit(child, in_class)
+            elif (
+                in_class is None and isinstance(child, ast.stmt) and hit(child.lineno, child.end_lineno or 0)
+            ):
+                names.update(
+                    n.id for n in ast.walk(child) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                )
+                names.update(alias.asname or alias.name for alias in getattr(child, "names", []))
+
+    visit(tree, None)
+    return names
+
+
+def _uses(node: ast.AST, names: set[str]) -> bool:
+    return any(
+        (isinstance(n, ast.Name) and n.id in names) or (isinstance(n, ast.Attribute) and n.attr in names)
+        for n in ast.walk(node)
+    )
+
+
+def _stubbable(tree: ast.Module, changed: set[int], keep: set[str]) -> list[tuple[int, int, int]]:
+    """(first body line, last line, body indent) of the outermost functions with no changed line that use
+    none of the names in `keep`."""
     spans: list[tuple[int, int, int]] = []
 
     def visit(node: ast.AST) -> None:
@@ -57,7 +110,7 @@ def _stubbable(tree: ast.Module, changed: set[int]) -> list[tuple[int, int, int]
             if isinstance(child, FUNCTIONS):
                 first, last = child.body[0].lineno, child.end_lineno or child.lineno
                 touched = any(child.lineno <= line <= last for line in changed)
-                if not touched and first > child.lineno:
+                if not touched and first > child.lineno and not (keep and _uses(child, keep)):
                     spans.append((first, last, child.body[0].col_offset))
                     continue
             visit(child)
@@ -74,13 +127,13 @@ def parse(text: str) -> ast.Module | None:
         return None
 
 
-def focus(text: str, changed: set[int], tree: ast.Module | None = None) -> str:
-    """`text` with the bodies of functions that contain no line of `changed` replaced by a stub (`tree`:
-    `text` already parsed; a text that does not parse is returned whole)."""
+def focus(text: str, changed: set[int], tree: ast.Module | None = None, keep: set[str] = frozenset()) -> str:
+    """`text` with the bodies of functions that contain no line of `changed` and use no name of `keep`
+    replaced by a stub (`tree`: `text` already parsed; a text that does not parse is returned whole)."""
     tree = tree or parse(text)
     if tree is None:
         return text
-    spans = _stubbable(tree, changed)
+    spans = _stubbable(tree, changed, set(keep))
     lines = text.splitlines(keepends=True)
     for first, last, indent in spans:
         lines[first - 1] = " " * indent + "raise NotImplementedError\n"

@@ -20,7 +20,9 @@ server (`didChange`); only they are analysed, each twice: its previous and its n
 the change (`prm.rewards.focus`: bodies of functions the edit did not touch are stubbed, everything else and
 every line position stays), which is what keeps a warm check of a 1,000-line file near 50 ms instead of
 0.5 s. E_{t-1} and E_t are counted on those two documents, so they measure what the edit did: errors in
-untouched function bodies are in neither. A text that does not parse cannot be focused (it is checked
+untouched function bodies are in neither. An edit that changes an interface (a signature, a class shape, a
+module-level name) keeps, on both sides, the bodies in the file that use the changed names, so its callers
+there are checked (`prm.rewards.focus.interface_names`); importers in other files are not. A text that does not parse cannot be focused (it is checked
 whole); then, on both sides of that file, only diagnostics on the changed lines count, so breaking (or
 repairing) the syntax of a file costs (or earns) what the break itself causes there, plus the unsafe term,
 whatever old errors the rest of the file has. Diagnostics are the server's, pulled once checked
@@ -64,7 +66,7 @@ import gymnasium as gym
 
 from prm.errors import PathEscapeError, RewardSpecError
 from prm.rewards.base import StepSignal
-from prm.rewards.focus import changed_lines, focus, parse
+from prm.rewards.focus import changed_lines, focus, interface_names, parse
 from prm.rewards.langserver import LanguageServer, LanguageServerError, server_command
 
 PYTHON_SUFFIXES = (".py", ".pyi")
@@ -269,9 +271,10 @@ class LSPDiagnostics(StepSignal):
                 if old_tree is not None and new_tree is None:
                     unsafe.append(f"broke parsing: {path}")
                 old_lines, new_lines = changed_lines(old or "", new or "")
+                keep = interface_names(old_tree, old_lines) | interface_names(new_tree, new_lines)
                 documents[path] = (
-                    None if old is None else focus(old, old_lines, old_tree),
-                    None if new is None else focus(new, new_lines, new_tree),
+                    None if old is None else focus(old, old_lines, old_tree, keep),
+                    None if new is None else focus(new, new_lines, new_tree, keep),
                 )
                 if (old is not None and old_tree is None) or (new is not None and new_tree is None):
                     regions[path] = (old_lines, new_lines)

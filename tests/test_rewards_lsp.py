@@ -11,6 +11,7 @@ import pytest
 
 from prm.agents import ScriptedAgent
 from prm.rewards import LSPDiagnostics
+from prm.rewards.focus import interface_names, parse
 from prm.rewards.langserver import LanguageServer, server_command
 from prm.rewards.lsp import _inside_workspace, lsp_reward, seal
 from prm.rollout import run_episode
@@ -237,3 +238,40 @@ def test_a_syntax_breaks_penalty_does_not_grow_with_the_files_old_errors(env):
     clean, old_errors = break_and_repair(FIXED), break_and_repair(FIXED + legacy)
     assert clean == old_errors
     assert clean[0] <= -2.0 and sum(clean) == -1.0  # the break's own errors, then the unsafe term stays
+
+
+def test_a_signature_change_checks_the_callers_in_untouched_functions(env):
+    module = (
+        "def area(width: int) -> int:\n    return width * width\n\n\n"
+        "def report() -> str:\n    return str(area(3))\n\n\n"
+        "def unrelated() -> int:\n    return 1\n"
+    )
+    assert interface_names(parse(module), {1}) == {"area"}
+    assert interface_names(parse(module), {2}) == set()  # a body edit changes no interface
+    env.reset(seed=0)
+    env.step(action("write", path="pkg/shapes.py", text=module))
+    changed = module.replace("def area(width: int)", "def area(width: int, height: int)")
+    _, _, _, _, info = env.step(action("write", path="pkg/shapes.py", text=changed))
+    assert info["reward_components"]["lsp"] == -1.0  # report() no longer calls area() correctly
+    assert info["lsp"]["diagnostics"]["pkg/shapes.py"][0]["code"] == "reportCallIssue"
+
+
+def test_the_focused_check_agrees_with_a_whole_file_check_on_a_version_switch(env):
+    """six's pattern (`binary_type` is bytes or str by a runtime switch): Pyright itself reports
+    `s.decode` after `isinstance(s, binary_type)` as an error in a whole-file check, so the gold edit of
+    six-ensure-str-bytes scores -1 because of Pyright, not because of focusing."""
+    module = (
+        "import sys\n\nPY3 = sys.version_info[0] == 3\nif PY3:\n    binary_type = bytes\nelse:\n"
+        "    binary_type = str\n\n\ndef legacy() -> int:\n    return 'old'\n\n\n"
+        "def ensure_str(s):\n    if isinstance(s, binary_type):\n        return str(s)\n    return s\n"
+    )
+    fixed = module.replace("return str(s)", "return s.decode('utf-8')")
+    with LanguageServer(env._mirror) as server:
+        whole = [
+            sum(d["severity"] == 1 for d in server.diagnostics(server.set_text("six_like.py", text)))
+            for text in (module, fixed)
+        ]
+    env.reset(seed=0)
+    env.step(action("write", path="pkg/six_like.py", text=module))
+    _, _, _, _, info = env.step(action("write", path="pkg/six_like.py", text=fixed))
+    assert info["reward_components"]["lsp"] == -(whole[1] - whole[0]) == -1.0
