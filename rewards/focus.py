@@ -7,9 +7,10 @@ positions are the file's own) and replaces the body of each function that contai
 names, imports and declared types resolve as in the full file. (The stub is `raise NotImplementedError`, not
 `...` or `pass`: Pyright infers `None` as the return type of those, which gives false errors at call sites,
 while a NotImplementedError stub neither makes code after a call unreachable nor types the result.)
-An edit that changes an interface (a function's signature or decorators, a class outside its methods'
-bodies, a module-level statement) also keeps the bodies that use the names it changed
-(`interface_names`), so a caller that no longer matches a changed signature is checked. What is not seen:
+An edit that changes an interface (a function's signature or decorators, a class's shape, a
+module-level statement) also keeps the bodies that use the names it changed (`interface_names`, which
+compares the two versions' syntax, not line spans), so a caller that no longer matches a changed signature
+is checked. What is not seen:
 a new error inside an untouched function body that uses the changed code under another name, and users in
 other files (importers). A text that does not parse is returned whole.
 
@@ -17,6 +18,8 @@ other files (importers). A text that does not parse is returned whole.
 >>> new = old.replace("return 2", "return 'two'")
 >>> changed_lines(old, new)
 ({5}, {5})
+>>> interface_names(parse(old), parse(new)), interface_names(parse(old), parse(new.replace("g()", "g(x)")))
+(set(), {'g'})
 >>> print(focus(new, {5}), end="")
 def f():
     raise NotImplementedError
@@ -52,45 +55,52 @@ def changed_lines(old: str, new: str) -> tuple[set[int], set[int]]:
     )
 
 
-def interface_names(tree: ast.Module | None, changed: set[int]) -> set[str]:
-    """The names whose interface the changed lines touch: functions whose header (decorators, signature)
-    changed, classes changed outside their methods' bodies, names bound by changed module-level statements."""
-    names: set[str] = set()
+def _interfaces(tree: ast.Module | None) -> dict[str, str]:
+    """Each interface of a module, by name ("f", "C", "C.m", module-level names) -> its position-free
+    syntax: a function's decorators and signature, a class without its methods' bodies, the module-level
+    statements that bind a name."""
+    found: dict[str, str] = {}
     if tree is None:
-        return names
+        return found
 
-    def hit(first: int, last: int) -> bool:
-        return any(first <= line <= last for line in changed)
+    def signature(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+        return ast.dump(ast.Module(body=[*node.decorator_list, node.args, *filter(None, [node.returns])]))
 
-    def visit(node: ast.AST, in_class: str | None) -> None:
-        for child in ast.iter_child_nodes(node):
+    def visit(body: list[ast.stmt]) -> None:
+        for child in body:
             if isinstance(child, FUNCTIONS):
-                start = min([child.lineno, *(d.lineno for d in child.decorator_list)])
-                if hit(start, child.body[0].lineno - 1):
-                    names.update({child.name, *([in_class] if in_class else [])})
+                found[child.name] = signature(child)
             elif isinstance(child, ast.ClassDef):
-                start = min([child.lineno, *(d.lineno for d in child.decorator_list)])
-                bodies = [
-                    (f.body[0].lineno, f.end_lineno or f.lineno)
-                    for f in child.body
-                    if isinstance(f, FUNCTIONS)
-                ]
-                outside = {line for line in changed if start <= line <= (child.end_lineno or child.lineno)}
-                if any(not any(a <= line <= b for a, b in bodies) for line in outside):
-                    names.add(child.name)
-                visit(child, child.name)
+                shape = [ast.dump(n) for n in [*child.decorator_list, *child.bases, *child.keywords]]
+                for member in child.body:
+                    if isinstance(member, FUNCTIONS):
+                        found[f"{child.name}.{member.name}"] = signature(member)
+                        shape.append(f"def {member.name}")
+                    else:
+                        shape.append(ast.dump(member))
+                found[child.name] = "\n".join(shape)
             elif isinstance(child, COMPOUND):
-                visit(child, in_class)
-            elif (
-                in_class is None and isinstance(child, ast.stmt) and hit(child.lineno, child.end_lineno or 0)
-            ):
-                names.update(
-                    n.id for n in ast.walk(child) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
-                )
-                names.update(alias.asname or alias.name for alias in getattr(child, "names", []))
+                visit([n for n in ast.iter_child_nodes(child) if isinstance(n, ast.stmt)])
+            else:
+                for node in ast.walk(child):
+                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                        found[node.id] = found.get(node.id, "") + ast.dump(child)
+                for alias in getattr(child, "names", []):
+                    if isinstance(alias, ast.alias):
+                        name = alias.asname or alias.name
+                        found[name] = found.get(name, "") + ast.dump(child)
 
-    visit(tree, None)
-    return names
+    visit(tree.body)
+    return found
+
+
+def interface_names(old: ast.Module | None, new: ast.Module | None) -> set[str]:
+    """The names whose interface differs between two versions of a module: functions whose decorators or
+    signature changed, classes whose shape (bases, attributes, method set) changed, methods (their name and
+    their class's), names bound by module-level statements that changed; added or removed ones too."""
+    before, after = _interfaces(old), _interfaces(new)
+    changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
+    return {name for key in changed for name in key.split(".")}
 
 
 def _uses(node: ast.AST, names: set[str]) -> bool:

@@ -22,7 +22,8 @@ every line position stays), which is what keeps a warm check of a 1,000-line fil
 0.5 s. E_{t-1} and E_t are counted on those two documents, so they measure what the edit did: errors in
 untouched function bodies are in neither. An edit that changes an interface (a signature, a class shape, a
 module-level name) keeps, on both sides, the bodies in the file that use the changed names, so its callers
-there are checked (`prm.rewards.focus.interface_names`); importers in other files are not. A text that does not parse cannot be focused (it is checked
+there are checked (`prm.rewards.focus.interface_names`), and so are up to 8 other workspace files that
+import the changed module and name a changed name (their diagnostics before and after the step count too). A text that does not parse cannot be focused (it is checked
 whole); then, on both sides of that file, only diagnostics on the changed lines count, so breaking (or
 repairing) the syntax of a file costs (or earns) what the break itself causes there, plus the unsafe term,
 whatever old errors the rest of the file has. Diagnostics are the server's, pulled once checked
@@ -56,6 +57,7 @@ import contextlib
 import hashlib
 import json
 import posixpath
+import re
 import shutil
 import tempfile
 import threading
@@ -72,6 +74,7 @@ from prm.rewards.langserver import LanguageServer, LanguageServerError, server_c
 PYTHON_SUFFIXES = (".py", ".pyi")
 WARMUP_DOCUMENT = "__prm_warmup__.py"
 WARMUP_MODULES = 300
+MAX_IMPORTERS = 8
 SEVERITIES = {1: "error", 2: "warning"}
 MIRROR_FIND = (
     "find . -type f \\( -name '*.py' -o -name '*.pyi' \\) -size -1024k -not -path '*/.*' "
@@ -179,6 +182,7 @@ class LSPDiagnostics(StepSignal):
         self.server: LanguageServer | None = None
         self._last: dict[str, tuple[str, list[dict]]] = {}  # path -> last document checked, its diagnostics
         self._modules: list[str] = []  # the workspace's importable modules (for the warm-up)
+        self._files: list[str] = []  # the workspace's Python files in the mirror (for importers)
         self._mirror: Path | None = None  # host copy of the workspace's Python files, made at reset
         self._unscored: dict[str, str | None] = {}  # path -> its last scored text, for changes not yet scored
 
@@ -190,12 +194,13 @@ class LSPDiagnostics(StepSignal):
         self._mirror = Path(tempfile.mkdtemp(prefix="prm-lsp-"))
         self._unscored = {}
         listing = sandbox.exec(MIRROR_FIND, timeout=60)
-        self._modules = []
+        self._modules, self._files = [], []
         for line in sorted(listing.stdout.splitlines()):
             path = _inside_workspace(line.strip().removeprefix("./"))
             if path:
                 self._write_mirror(path, sandbox.read_file(path).decode("utf-8", errors="replace"))
                 self._modules += _module_name(path)
+                self._files.append(path)
         self._restart()
         self._server_info = self.server.server_info()
 
@@ -247,6 +252,8 @@ class LSPDiagnostics(StepSignal):
             old = self._unscored[path] if path in self._unscored else self._read_mirror(path)
             self._write_mirror(path, new)
             texts[path] = (old, new)
+            if new is not None and path.endswith(PYTHON_SUFFIXES) and path not in self._files:
+                self._files.append(path)
         for path, old in self._unscored.items():  # changed by a step the server failed on, not since
             texts.setdefault(path, (old, self._read_mirror(path)))
         try:
@@ -262,16 +269,16 @@ class LSPDiagnostics(StepSignal):
         """The bundle (unsealed) of a step that took each path of `texts` from its old to its new text."""
         files: dict[str, str | None] = {}  # path -> sha256 of its new content (None: deleted)
         documents: dict[str, tuple[str | None, str | None]] = {}  # path -> focused (old, new) text
-        regions: dict[
-            str, tuple[set[int], set[int]]
-        ] = {}  # path -> changed lines, where a side does not parse
+        regions: dict[str, tuple[set[int], set[int]]] = {}  # path -> changed lines, if a side does not parse
+        interface: set[str] = set()  # names whose interface the step changed, in any file
         for path, (old, new) in texts.items():
             if path.endswith(PYTHON_SUFFIXES):
                 old_tree, new_tree = parse(old or ""), parse(new or "")
                 if old_tree is not None and new_tree is None:
                     unsafe.append(f"broke parsing: {path}")
                 old_lines, new_lines = changed_lines(old or "", new or "")
-                keep = interface_names(old_tree, old_lines) | interface_names(new_tree, new_lines)
+                keep = interface_names(old_tree, new_tree)
+                interface |= keep
                 documents[path] = (
                     None if old is None else focus(old, old_lines, old_tree, keep),
                     None if new is None else focus(new, new_lines, new_tree, keep),
@@ -281,7 +288,7 @@ class LSPDiagnostics(StepSignal):
                 files[path] = None if new is None else hashlib.sha256(new.encode()).hexdigest()
         if len(texts) != 1 or not documents:
             self._last = {}  # other files changed: a document's diagnostics may differ now
-        before, after = self._check(documents)
+        before, after = self._check(documents, self._importers(documents, interface))
         for path, (old_lines, new_lines) in regions.items():
             before[path] = _within(before[path], old_lines)
             after[path] = _within(after[path], new_lines)
@@ -295,25 +302,51 @@ class LSPDiagnostics(StepSignal):
         }
 
     def _check(
-        self, documents: dict[str, tuple[str | None, str | None]]
+        self, documents: dict[str, tuple[str | None, str | None]], importers: dict[str, str]
     ) -> tuple[dict[str, list[dict]], dict[str, list[dict]]]:
-        """Diagnostics of each changed file's focused documents, before and after the step."""
+        """Diagnostics of each changed file's focused documents, and of the importers' (unchanged) documents,
+        before and after the step."""
         if documents and (self.server is None or not self.server.alive()):
             raise LanguageServerError("the language server is not running")
         before, after = {}, {}
-        for path, (old, new) in documents.items():
+        for path, (old, _) in documents.items():
             before[path] = self._diagnose(path, old) if old is not None else []
+        for path, text in importers.items():  # importers, against the changed files' old documents
+            before[path] = self._diagnose(path, text, cached=False)
+        for path, (_, new) in documents.items():
             after[path] = self._diagnose(path, new) if new is not None else []
             if new is None:
                 self.server.delete(path)
                 self._last.pop(path, None)
+        for path, text in importers.items():
+            after[path] = self._diagnose(path, text, cached=False)
         return before, after
 
-    def _diagnose(self, path: str, text: str) -> list[dict]:
+    def _importers(
+        self, documents: dict[str, tuple[str | None, str | None]], names: set[str]
+    ) -> dict[str, str]:
+        """Focused documents of up to MAX_IMPORTERS other workspace files that import a changed module and
+        name one of the changed interface `names` (their uses are kept, other bodies stubbed)."""
+        modules = {module.rpartition(".")[2] for path in documents for module in _module_name(path)}
+        if not names or not modules:
+            return {}
+        imports = re.compile(rf"^\s*(from|import)\s.*\b({'|'.join(map(re.escape, modules))})\b", re.MULTILINE)
+        uses = re.compile(rf"\b({'|'.join(map(re.escape, names))})\b")
+        found: dict[str, str] = {}
+        for path in self._files:
+            if len(found) >= MAX_IMPORTERS:
+                break
+            text = None if path in documents else self._read_mirror(path)
+            if text is not None and imports.search(text) and uses.search(text):
+                found[path] = focus(text, set(), keep=names)
+        return found
+
+    def _diagnose(self, path: str, text: str, *, cached: bool = True) -> list[dict]:
         """Diagnostics of `text` as the content of `path`; the same document as the last one checked for this
-        path (e.g. the previous edit's result, when this edit is in the same function) is not checked again."""
+        path (e.g. the previous edit's result, when this edit is in the same function) is not checked again
+        (unless `cached` is False: an importer's diagnostics change with the files it imports)."""
         last = self._last.get(path)
-        if last is not None and last[0] == text:
+        if cached and last is not None and last[0] == text:
             return last[1]
         diagnostics = normalise(self.server.diagnostics(self.server.set_text(path, text)), self._mirror)
         self._last[path] = (text, diagnostics)

@@ -246,8 +246,10 @@ def test_a_signature_change_checks_the_callers_in_untouched_functions(env):
         "def report() -> str:\n    return str(area(3))\n\n\n"
         "def unrelated() -> int:\n    return 1\n"
     )
-    assert interface_names(parse(module), {1}) == {"area"}
-    assert interface_names(parse(module), {2}) == set()  # a body edit changes no interface
+    resized = module.replace("(width: int)", "(width: int = 1)")
+    assert interface_names(parse(module), parse(resized)) == {"area"}
+    body_edit = module.replace("return 1", "return 2")
+    assert interface_names(parse(module), parse(body_edit)) == set()  # a body edit changes no interface
     env.reset(seed=0)
     env.step(action("write", path="pkg/shapes.py", text=module))
     changed = module.replace("def area(width: int)", "def area(width: int, height: int)")
@@ -275,3 +277,20 @@ def test_the_focused_check_agrees_with_a_whole_file_check_on_a_version_switch(en
     env.step(action("write", path="pkg/six_like.py", text=module))
     _, _, _, _, info = env.step(action("write", path="pkg/six_like.py", text=fixed))
     assert info["reward_components"]["lsp"] == -(whole[1] - whole[0]) == -1.0
+
+
+def test_a_signature_change_checks_importers_in_other_files(env):
+    shapes = "def area(width: int) -> int:\n    return width * width\n"
+    user = "from pkg.shapes import area\n\n\ndef report() -> str:\n    return str(area(3))\n"
+    env.reset(seed=0)
+    env.step(action("write", path="pkg/shapes.py", text=shapes))
+    env.step(action("write", path="pkg/user.py", text=user))
+    body_only = shapes.replace("width * width", "width * width + 0")
+    _, _, _, _, info = env.step(action("write", path="pkg/shapes.py", text=body_only))
+    assert list(info["lsp"]["diagnostics"]) == ["pkg/shapes.py"]  # no interface change: importers not checked
+    changed = body_only.replace("(width: int)", "(width: int, height: int)")
+    _, _, _, _, info = env.step(action("write", path="pkg/shapes.py", text=changed))
+    assert info["reward_components"]["lsp"] == -1.0
+    assert info["lsp"]["diagnostics"]["pkg/user.py"][0]["code"] == "reportCallIssue"
+    _, _, _, _, info = env.step(action("write", path="pkg/shapes.py", text=body_only))
+    assert info["reward_components"]["lsp"] == 1.0  # restoring the signature repairs the caller
