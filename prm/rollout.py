@@ -131,7 +131,7 @@ class EpisodeRunner:
                     outcome=to_jsonable(self.info.get("outcome")),
                     total_reward=sum(self.trajectory.rewards),
                     num_steps=len(self.trajectory.steps),
-                    infra_error=bool(self.info.get("infra_error")),
+                    infra_error=any(bool(step.info.get("infra_error")) for step in self.trajectory.steps),
                 )
             )
         return record

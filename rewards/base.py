@@ -42,10 +42,14 @@ class StepSignal(gym.Wrapper):
     """Base class of process-signal wrappers: subclasses set `name` and implement `_value`."""
 
     name: ClassVar[str]
+    step_score: ClassVar[bool] = False
+    """True when the value scores the step itself (a PRM's step score); False when it is a change of a
+    potential (a delta, as every signal here is), which min-form credit must not be applied to."""
 
     def __init__(self, env: gym.Env, *, weight: float = 1.0):
         super().__init__(env)
         self.weight = float(weight)
+        self._terminated = False
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Any, dict]:
         observation, info = self.env.reset(seed=seed, options=options)
@@ -55,6 +59,7 @@ class StepSignal(gym.Wrapper):
     def step(self, action: Any) -> tuple[Any, float, bool, bool, dict[str, Any]]:
         observation, reward, terminated, truncated, info = self.env.step(action)
         info = ensure_reward_info(info, reward)
+        self._terminated = bool(terminated)
         value = self._value(action, observation, info)
         if value is not None:
             info["reward_components"][self.name] = float(value)
@@ -67,4 +72,5 @@ class StepSignal(gym.Wrapper):
         """Called after each `reset` of the inner env (e.g. to measure the initial state)."""
 
     def _value(self, action: Any, observation: Any, info: dict[str, Any]) -> float | None:
+        """This step's value (`self._terminated` says whether the step ended the episode by termination)."""
         raise NotImplementedError

@@ -18,6 +18,8 @@ import gymnasium as gym
 from prm.agents.base import Agent, AgentError
 from prm.env import PrmEnv
 from prm.errors import RewardSpecError, SandboxError
+from prm.rewards.provers import prover_from_spec
+from prm.rewards.state_text import first_observation
 
 
 @runtime_checkable
@@ -74,14 +76,21 @@ class TestPassFraction:
 class MonteCarlo:
     """V = mean outcome reward of `n` rollouts of `prover` from forks of the current state (at most `horizon`
     steps each; a rollout that does not finish counts 0). At a final state V is the outcome reward itself.
-    An infrastructure failure in a rollout raises `SandboxError` (the step is flagged, not scored)."""
+    An infrastructure failure in a rollout raises `SandboxError` (the step is flagged, not scored).
+
+    `prover` is any `prm.agents.Agent` (PAV's prover is a stochastic policy: a model agent sampling with
+    temperature, or `prm.rewards.provers.StochasticOracle`), or a prover spec string (`prover_from_spec`).
+    Each rollout resets it with the episode's real first observation (task and tool manual, as `reset`
+    returned it) and `{"history": [(action, observation), ...]}` (the steps taken so far, for agents that
+    build their prompt from the whole episode), then asks it to act on the current state's last observation.
+    """
 
     only_after_changes = False
 
-    def __init__(self, prover: Agent, n: int = 4, horizon: int = 20):
+    def __init__(self, prover: Agent | str, n: int = 4, horizon: int = 20):
         if n < 1 or horizon < 1:
             raise RewardSpecError(f"MonteCarlo needs n >= 1 and horizon >= 1, got n={n}, horizon={horizon}")
-        self.prover, self.n, self.horizon = prover, n, horizon
+        self.prover, self.n, self.horizon = prover_from_spec(prover), n, horizon
 
     def check(self, env: gym.Env) -> None:
         if not has_hook(env, "fork"):
@@ -97,8 +106,9 @@ class MonteCarlo:
     def _rollout(self, base: PrmEnv) -> float:
         fork = base.fork()
         try:
-            observation = base.history[-1][1] if base.history else base.task
-            self.prover.reset(fork, observation, {})
+            first = first_observation(base)
+            self.prover.reset(fork, first, {"history": list(base.history)})
+            observation = base.history[-1][1] if base.history else first
             for _ in range(self.horizon):
                 try:
                     action = self.prover.act(observation, info={})

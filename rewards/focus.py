@@ -7,13 +7,19 @@ positions are the file's own) and replaces the body of each function that contai
 names, imports and declared types resolve as in the full file. (The stub is `raise NotImplementedError`, not
 `...` or `pass`: Pyright infers `None` as the return type of those, which gives false errors at call sites,
 while a NotImplementedError stub neither makes code after a call unreachable nor types the result.)
-What is not seen: a new error inside an untouched function body caused by the edit elsewhere (e.g. a call
-that no longer matches a changed signature). A text that does not parse is returned whole.
+An edit that changes an interface (a function's signature or decorators, a class's shape, a
+module-level statement) also keeps the bodies that use the names it changed (`interface_names`, which
+compares the two versions' syntax, not line spans), so a caller that no longer matches a changed signature
+is checked. What is not seen:
+a new error inside an untouched function body that uses the changed code under another name, and users in
+other files (importers). A text that does not parse is returned whole.
 
 >>> old = "def f():\\n    return 1\\n\\ndef g():\\n    return 2\\n"
 >>> new = old.replace("return 2", "return 'two'")
 >>> changed_lines(old, new)
 ({5}, {5})
+>>> interface_names(parse(old), parse(new)), interface_names(parse(old), parse(new.replace("g()", "g(x)")))
+(set(), {'g'})
 >>> print(focus(new, {5}), end="")
 def f():
     raise NotImplementedError
@@ -27,6 +33,7 @@ from __future__ import annotations
 import ast
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+COMPOUND = (ast.If, ast.Try, ast.With, ast.For, ast.While)
 
 
 def changed_lines(old: str, new: str) -> tuple[set[int], set[int]]:
@@ -48,8 +55,64 @@ def changed_lines(old: str, new: str) -> tuple[set[int], set[int]]:
     )
 
 
-def _stubbable(tree: ast.Module, changed: set[int]) -> list[tuple[int, int, int]]:
-    """(first body line, last line, body indent) of the outermost functions with no changed line."""
+def _interfaces(tree: ast.Module | None) -> dict[str, str]:
+    """Each interface of a module, by name ("f", "C", "C.m", module-level names) -> its position-free
+    syntax: a function's decorators and signature, a class without its methods' bodies, the module-level
+    statements that bind a name."""
+    found: dict[str, str] = {}
+    if tree is None:
+        return found
+
+    def signature(node: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
+        return ast.dump(ast.Module(body=[*node.decorator_list, node.args, *filter(None, [node.returns])]))
+
+    def visit(body: list[ast.stmt]) -> None:
+        for child in body:
+            if isinstance(child, FUNCTIONS):
+                found[child.name] = signature(child)
+            elif isinstance(child, ast.ClassDef):
+                shape = [ast.dump(n) for n in [*child.decorator_list, *child.bases, *child.keywords]]
+                for member in child.body:
+                    if isinstance(member, FUNCTIONS):
+                        found[f"{child.name}.{member.name}"] = signature(member)
+                        shape.append(f"def {member.name}")
+                    else:
+                        shape.append(ast.dump(member))
+                found[child.name] = "\n".join(shape)
+            elif isinstance(child, COMPOUND):
+                visit([n for n in ast.iter_child_nodes(child) if isinstance(n, ast.stmt)])
+            else:
+                for node in ast.walk(child):
+                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                        found[node.id] = found.get(node.id, "") + ast.dump(child)
+                for alias in getattr(child, "names", []):
+                    if isinstance(alias, ast.alias):
+                        name = alias.asname or alias.name
+                        found[name] = found.get(name, "") + ast.dump(child)
+
+    visit(tree.body)
+    return found
+
+
+def interface_names(old: ast.Module | None, new: ast.Module | None) -> set[str]:
+    """The names whose interface differs between two versions of a module: functions whose decorators or
+    signature changed, classes whose shape (bases, attributes, method set) changed, methods (their name and
+    their class's), names bound by module-level statements that changed; added or removed ones too."""
+    before, after = _interfaces(old), _interfaces(new)
+    changed = {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
+    return {name for key in changed for name in key.split(".")}
+
+
+def _uses(node: ast.AST, names: set[str]) -> bool:
+    return any(
+        (isinstance(n, ast.Name) and n.id in names) or (isinstance(n, ast.Attribute) and n.attr in names)
+        for n in ast.walk(node)
+    )
+
+
+def _stubbable(tree: ast.Module, changed: set[int], keep: set[str]) -> list[tuple[int, int, int]]:
+    """(first body line, last line, body indent) of the outermost functions with no changed line that use
+    none of the names in `keep`."""
     spans: list[tuple[int, int, int]] = []
 
     def visit(node: ast.AST) -> None:
@@ -57,7 +120,7 @@ def _stubbable(tree: ast.Module, changed: set[int]) -> list[tuple[int, int, int]
             if isinstance(child, FUNCTIONS):
                 first, last = child.body[0].lineno, child.end_lineno or child.lineno
                 touched = any(child.lineno <= line <= last for line in changed)
-                if not touched and first > child.lineno:
+                if not touched and first > child.lineno and not (keep and _uses(child, keep)):
                     spans.append((first, last, child.body[0].col_offset))
                     continue
             visit(child)
@@ -74,13 +137,13 @@ def parse(text: str) -> ast.Module | None:
         return None
 
 
-def focus(text: str, changed: set[int], tree: ast.Module | None = None) -> str:
-    """`text` with the bodies of functions that contain no line of `changed` replaced by a stub (`tree`:
-    `text` already parsed; a text that does not parse is returned whole)."""
+def focus(text: str, changed: set[int], tree: ast.Module | None = None, keep: set[str] = frozenset()) -> str:
+    """`text` with the bodies of functions that contain no line of `changed` and use no name of `keep`
+    replaced by a stub (`tree`: `text` already parsed; a text that does not parse is returned whole)."""
     tree = tree or parse(text)
     if tree is None:
         return text
-    spans = _stubbable(tree, changed)
+    spans = _stubbable(tree, changed, set(keep))
     lines = text.splitlines(keepends=True)
     for first, last, indent in spans:
         lines[first - 1] = " " * indent + "raise NotImplementedError\n"

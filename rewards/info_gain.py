@@ -7,7 +7,13 @@ Paper: "Information Gain-based Policy Optimization: A Simple and Effective Appro
 
 where p is a scorer: `LMScorer` (teacher-forced log-probability under any transformers causal LM,
 `prm.rewards.lm_scorer`) or the model-free `EvidenceRecall` (StepSearch-style: the fraction of the gold
-supporting evidence surfaced so far takes the place of log p). `redundant_t` is the env's native
+supporting evidence surfaced so far takes the place of log p).
+
+The paper's own form (spec `info_gain:lm:model=...,form=igpo`): IGPO's gain is the change in the
+length-normalised probability of the gold answer, exp((1/n) sum_i log p_i) (`LMScorer(form="igpo")`), not in
+its summed log-probability, and the final (answer) turn gets the outcome reward instead of a gain
+(`outcome_on_final_turn=True`: its info_gain is 0 and the env's outcome reward stands). The summed
+log-probability (default) weighs long answers' gains more, is unbounded below, and also pays the last turn. `redundant_t` is the env's native
 `redundancy` component (1 for a repeated query or an already opened document). A family without a gold
 answer, or an evidence scorer on a family without `evidence_recall()`, is a `RewardSpecError` at construction.
 
@@ -50,16 +56,29 @@ class InformationGain(PotentialShaping):
     """r_t = score(history_t) - score(history_{t-1}) - redundancy * redundant_t (see the module docstring)."""
 
     name: ClassVar[str] = "info_gain"
+    zero_terminal_potential: ClassVar[bool] = False  # a progress measure: V(final) counts
 
-    def __init__(self, env: gym.Env, scorer: ValueEstimator, *, redundancy: float = 0.5, weight: float = 1.0):
+    def __init__(
+        self,
+        env: gym.Env,
+        scorer: ValueEstimator,
+        *,
+        redundancy: float = 0.5,
+        weight: float = 1.0,
+        outcome_on_final_turn: bool = False,
+    ):
         if not has_hook(env, "gold_answer"):
             raise RewardSpecError(
                 f"info_gain needs a family with a gold answer (gold_answer()); {type(env.unwrapped).__name__} has none"
             )
         super().__init__(env, scorer, gamma=1.0, weight=weight)
         self.redundancy = float(redundancy)
+        self.outcome_on_final_turn = outcome_on_final_turn
 
     def _value(self, action: Any, observation: Any, info: dict[str, Any]) -> float | None:
+        if self.outcome_on_final_turn and self._terminated:
+            info[f"{self.name}_potential"] = {"before": self._phi, "after": self._phi}  # no gain: the outcome
+            return 0.0
         gain = super()._value(action, observation, info)
         if gain is None:
             return None

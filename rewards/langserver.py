@@ -16,17 +16,21 @@ server's own requests.
 ...     [d["severity"] for d in server.diagnostics(uri)]
 [1]
 
-The server is started with `basedpyright-langserver --stdio` (PyPI `basedpyright`, which bundles Node);
-`server_info()` gives its name and version. A server that dies or stops answering raises
+The server is PyPI `basedpyright` (which bundles Node), started through the running interpreter
+(`server_command()`: `sys.executable -c "from basedpyright.langserver import main; main()" --stdio`), so the
+server is the one installed for this Python, never another installation's `basedpyright-langserver` that
+happens to come first on PATH (e.g. a virtual environment run without activation). `server_info()` gives
+its name and version. A server that dies or stops answering raises
 `LanguageServerError`; the caller starts a new one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
-import shutil
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -34,7 +38,8 @@ from typing import IO, Any
 
 from prm.errors import PrmError
 
-SERVER_COMMAND = ("basedpyright-langserver", "--stdio")
+SERVER_PACKAGE = "basedpyright"
+INSTALL_HINT = "pip install basedpyright==1.40.2"
 ANALYSIS_SETTINGS = {
     "typeCheckingMode": "standard",
     "diagnosticMode": "openFilesOnly",
@@ -47,30 +52,33 @@ class LanguageServerError(PrmError):
     """The language server died, failed to start or did not answer in time (an infrastructure failure)."""
 
 
+def server_command() -> tuple[str, ...]:
+    """The command that starts the basedpyright language server installed for the running interpreter;
+    `LanguageServerError` when this interpreter has none."""
+    if importlib.util.find_spec(SERVER_PACKAGE) is None:
+        raise LanguageServerError(f"'{SERVER_PACKAGE}' is not installed for {sys.executable}: {INSTALL_HINT}")
+    return (sys.executable, "-c", f"from {SERVER_PACKAGE}.langserver import main; main()", "--stdio")
+
+
 class LanguageServer:
     """A running language server rooted at `root` (a host directory holding the files it analyses)."""
 
-    def __init__(self, root: str | Path, *, timeout: float = 60.0, command: tuple[str, ...] = SERVER_COMMAND):
+    def __init__(self, root: str | Path, *, timeout: float = 60.0, command: tuple[str, ...] | None = None):
         self.root = Path(root).resolve()
         self.timeout = timeout
-        self.command = command
+        self.command = command or server_command()
         self._lock = threading.Condition()
         self._write_lock = threading.Lock()
         self._start()
 
     # --- process and protocol ------------------------------------------------------------------
     def _start(self) -> None:
-        executable = shutil.which(self.command[0])
-        if executable is None:
-            raise LanguageServerError(
-                f"'{self.command[0]}' not found on PATH; install the pinned server: pip install basedpyright==1.40.2"
-            )
         self._next_id = 0
         self._responses: dict[int, Any] = {}
         self._versions: dict[str, int] = {}
         self._closed = False
         self.process = subprocess.Popen(
-            [executable, *self.command[1:]],
+            list(self.command),
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -94,7 +102,7 @@ class LanguageServer:
             },
         )
         info = result.get("serverInfo") or {}
-        self._server_info = {"name": info.get("name", self.command[0]), "version": info.get("version", "?")}
+        self._server_info = {"name": info.get("name", SERVER_PACKAGE), "version": info.get("version", "?")}
         self.notify("initialized", {})
 
     def _send(self, message: dict[str, Any]) -> None:

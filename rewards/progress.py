@@ -35,6 +35,7 @@ class ProgressReward(PotentialShaping):
     """r_t = V(s_{t+1}) - V(s_t) with V from `estimator` (potential shaping with gamma = 1)."""
 
     name: ClassVar[str] = "progress"
+    zero_terminal_potential: ClassVar[bool] = False  # a progress measure: V(final) counts
 
     def __init__(self, env: gym.Env, estimator: ValueEstimator, *, weight: float = 1.0):
         super().__init__(env, estimator, gamma=1.0, weight=weight)

@@ -20,7 +20,7 @@ from prm.models import OutcomeRecord, StepRecord, Trajectory
 from prm.rewards.clip import clip_cumulative
 from prm.rewards.gated import gate_rewards
 from prm.rewards.lsp import lsp_reward
-from prm.rewards.minform import min_form
+from prm.rewards.minform import min_form, warn_if_deltas
 from prm.rewards.shaping import shaping_term
 from prm.rewards.spec import (
     ClipSpec,
@@ -154,5 +154,6 @@ def aggregate(
             }
             process = [0.0] * (len(process) - 1) + [sum(released)]
         elif isinstance(spec, MinFormSpec):
+            warn_if_deltas([signal.name for signal in specs if isinstance(signal, SIGNAL_SPECS)])
             last["min_form_returns"], last["min_form_rewards"] = min_form(last.get("step_rewards", process))
     return process

@@ -1,14 +1,26 @@
 """`PotentialShaping`: potential-based reward shaping, F = gamma * phi(s') - phi(s) (Ng, Harada, Russell 1999).
 
 Paper: "Policy invariance under reward transformations: Theory and application to reward shaping" (ICML 1999).
-Adding F to the reward leaves the optimal policy unchanged for any potential phi. Here phi is a
-`ValueEstimator` (`prm.rewards.estimators`): fraction of tests passing, a Monte Carlo estimate, a value model,
-a checklist, or a scorer of the gold answer. With gamma = 1 the sum of F over an episode telescopes to
-phi(final) - phi(initial): that is `ProgressReward` (and `InformationGain`), which subclass this wrapper.
+Adding F to the reward leaves the optimal policy unchanged for any potential phi, provided that in an
+episodic task the potential of a terminal state is 0: then the discounted shaped return of every episode
+from s_0 is its unshaped return minus phi(s_0), whatever the policy did:
 
-Each step's `info[f"{name}_potential"]` holds `{"before": phi(s), "after": phi(s')}` so a trajectory can be
-re-scored offline with another gamma or weight. An estimator that fails for infrastructure reasons flags the
-step `infra_error` and scores nothing; the next successful step measures from the last known potential.
+    sum_t gamma^t (r_t + gamma * phi(s_{t+1}) - phi(s_t)) = sum_t gamma^t r_t - phi(s_0)    (phi(s_T) = 0)
+
+So this wrapper uses phi(s') = 0 when the step terminates the episode (submit/answer). A truncated episode
+(step budget) did not reach a terminal state: its last step keeps the estimator's value of s' as the
+bootstrap potential, which is what a trainer would bootstrap from. Here phi is a `ValueEstimator`
+(`prm.rewards.estimators`): fraction of tests passing, a Monte Carlo estimate, a value model, a checklist,
+or a scorer of the gold answer.
+
+`ProgressReward` and `InformationGain` subclass this wrapper with gamma = 1 and *keep* the estimator's
+value at the terminal state (`zero_terminal_potential = False`): they are progress measures, whose sum over
+an episode telescopes to V(final) - V(initial), not policy-invariant shaping.
+
+Each step's `info[f"{name}_potential"]` holds `{"before": phi(s), "after": phi(s')}` (the potential used, so
+0 after a terminating step here) so a trajectory can be re-scored offline with another gamma or weight. An
+estimator that fails for infrastructure reasons flags the step `infra_error` and scores nothing; the next
+successful step measures from the last known potential.
 
 >>> import gymnasium as gym, prm
 >>> from prm.rewards import PotentialShaping, TestPassFraction
@@ -38,6 +50,8 @@ class PotentialShaping(StepSignal):
     """Adds gamma * phi(s') - phi(s) with phi given by `potential` (see the module docstring)."""
 
     name: ClassVar[str] = "shaping"
+    zero_terminal_potential: ClassVar[bool] = True
+    """phi(s') = 0 when the step terminates the episode (Ng et al.'s condition for policy invariance)."""
 
     def __init__(self, env: gym.Env, potential: ValueEstimator, *, gamma: float = 0.99, weight: float = 1.0):
         super().__init__(env, weight=weight)
@@ -54,7 +68,9 @@ class PotentialShaping(StepSignal):
     def _value(self, action: Any, observation: Any, info: dict[str, Any]) -> float | None:
         if info.get("infra_error"):
             return None
-        if self.potential.only_after_changes and not info.get("changed_files") and "outcome" not in info:
+        if self._terminated and self.zero_terminal_potential:
+            phi = 0.0
+        elif self.potential.only_after_changes and not info.get("changed_files") and "outcome" not in info:
             phi = self._phi
         else:
             try:

@@ -6,17 +6,19 @@ A spec is `NAME[:POSITIONAL][:KEY=VALUE[,KEY=VALUE...]]`:
 | -------------------------------------- | ------------------------------------------------------ |
 | `lsp[:w_err=1,w_warn=0.1,w_unsafe=1]`  | `LSPDiagnostics`                                       |
 | `progress:test_pass[:tests=all]`       | `ProgressReward(TestPassFraction)`                     |
-| `progress:mc[:n=4,horizon=20,prover=oracle]` | `ProgressReward(MonteCarlo)`                     |
+| `progress:mc[:n=4,horizon=20,prover=SPEC]` | `ProgressReward(MonteCarlo)` (`prover=` last) |
 | `progress:value:model=PATH`            | `ProgressReward(ValueModel)` (from `prm train-value`)  |
 | `progress:checklist[:file=PATH]`       | `ProgressReward(Checklist)` (scenario's `subgoals` or a file) |
 | `info_gain[:scorer=evidence,redundancy=0.5]` | `InformationGain(EvidenceRecall)`                |
-| `info_gain:scorer=lm,model=NAME_OR_PATH`     | `InformationGain(LMScorer)`                      |
+| `info_gain:scorer=lm,model=NAME_OR_PATH[,form=igpo]` | `InformationGain(LMScorer)`              |
 | `shaping[:phi=test_pass,gamma=0.99]`   | `PotentialShaping` (phi: any progress estimator)       |
 | `clip[:max=1,min=-1]`                  | `ClipCumulative`                                       |
 | `gated[:threshold=1.0]`                | `GatedAccumulation`                                    |
 | `minform`                              | `MinForm`                                              |
 
-Every signal takes `weight=` (default 1). `apply_rewards(env, specs)` wraps in a fixed order whatever the
+Every signal takes `weight=` (default 1). `prover=` takes a prover spec (`prm.rewards.provers`, e.g.
+`oracle` or `stochastic_oracle:p=0.3,seed=0`), which may itself hold ':' and ',': it comes last and takes
+the rest of the text. `apply_rewards(env, specs)` wraps in a fixed order whatever the
 order given: signals innermost (in the order given), then shaping, clip, gated, minform outermost. An unknown
 name or parameter, or a bad value, raises `RewardSpecError` naming it, before anything runs.
 
@@ -37,8 +39,11 @@ import gymnasium as gym
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from prm.errors import RewardSpecError
+from prm.rewards.provers import prover_from_spec
 
 Estimator = Literal["test_pass", "mc", "value", "checklist"]
+TRAILING = "prover"
+"""The parameter whose value is the rest of the spec text (an agent spec, which may hold ':' and ',')."""
 ESTIMATOR_PARAMS: dict[str, set[str]] = {
     "test_pass": {"tests"},
     "mc": {"n", "horizon", "prover"},
@@ -64,6 +69,8 @@ class RewardSpec(BaseModel):
         if self.positional is not None:
             params.pop(self.positional, None)
             head.append(str(getattr(self, self.positional)))
+        if TRAILING in params:  # its value may hold ':' and ',', so it goes last
+            params[TRAILING] = params.pop(TRAILING)
         if params:
             head.append(",".join(f"{key}={value}" for key, value in params.items()))
         return ":".join(head)
@@ -91,7 +98,7 @@ class ProgressSpec(RewardSpec):
     tests: Literal["all", "fail_to_pass"] = "all"
     n: int = 4
     horizon: int = 20
-    prover: Literal["oracle"] = "oracle"
+    prover: str = "oracle"
     model: str | None = None
     file: str | None = None
 
@@ -103,6 +110,11 @@ class ProgressSpec(RewardSpec):
             raise ValueError(
                 f"parameter(s) {', '.join(foreign)} do not apply to the '{self.estimator}' estimator"
             )
+        if self.estimator == "mc":
+            try:
+                prover_from_spec(self.prover)
+            except RewardSpecError as err:
+                raise ValueError(f"{err} (prover= takes the rest of the spec: put it last)") from err
         if self.estimator == "value" and self.model is None:
             raise ValueError("the 'value' estimator needs model=PATH (a file written by `prm train-value`)")
         return self
@@ -113,9 +125,7 @@ class ProgressSpec(RewardSpec):
         if self.estimator == "test_pass":
             return estimators.TestPassFraction(self.tests)
         if self.estimator == "mc":
-            from prm.agents import OracleAgent
-
-            return estimators.MonteCarlo(OracleAgent(), n=self.n, horizon=self.horizon)
+            return estimators.MonteCarlo(prover_from_spec(self.prover), n=self.n, horizon=self.horizon)
         if self.estimator == "value":
             from prm.rewards.value_model import ValueModel
 
@@ -158,13 +168,14 @@ class InfoGainSpec(RewardSpec):
     redundancy: float = 0.5
     model: str | None = None
     max_tokens: int = 1024
+    form: Literal["log_prob", "igpo"] = "log_prob"
 
     @model_validator(mode="after")
     def _model_for_lm(self) -> InfoGainSpec:
         if self.scorer == "lm" and not self.model:
             raise ValueError("scorer=lm needs model=NAME_OR_PATH (a transformers causal LM)")
-        if self.scorer == "evidence" and self.model:
-            raise ValueError("model= applies to scorer=lm only")
+        if self.scorer == "evidence" and (self.model or self.form != "log_prob"):
+            raise ValueError("model= and form= apply to scorer=lm only")
         return self
 
     def build(self, env: gym.Env) -> gym.Env:
@@ -173,10 +184,16 @@ class InfoGainSpec(RewardSpec):
         if self.scorer == "lm":
             from prm.rewards.lm_scorer import LMScorer
 
-            scorer = LMScorer(self.model, max_tokens=self.max_tokens)
+            scorer = LMScorer(self.model, max_tokens=self.max_tokens, form=self.form)
         else:
             scorer = EvidenceRecall()
-        return InformationGain(env, scorer, redundancy=self.redundancy, weight=self.weight)
+        return InformationGain(
+            env,
+            scorer,
+            redundancy=self.redundancy,
+            weight=self.weight,
+            outcome_on_final_turn=self.form == "igpo",
+        )
 
 
 class ClipSpec(RewardSpec):
@@ -228,11 +245,20 @@ def parse_spec(text: str | RewardSpec) -> RewardSpec:
         return text
     if not isinstance(text, str) or not text.strip():
         raise RewardSpecError(f"a reward spec must be a non-empty string, got {text!r}")
-    name, *segments = text.strip().split(":")
+    body, trailing, rest = text.strip().partition(f"{TRAILING}=")
+    if trailing and body and body[-1] not in ":,":
+        body, trailing, rest = text.strip(), "", ""  # e.g. 'xprover=': not the parameter
+    name, *segments = body.rstrip(":,").split(":")
     model = SPECS.get(name)
     if model is None:
         raise RewardSpecError(f"reward spec '{text}': unknown reward '{name}'; known: {', '.join(SPECS)}")
     data: dict[str, str] = {}
+    if trailing:
+        if TRAILING not in model.model_fields:
+            raise RewardSpecError(
+                f"reward spec '{text}': unknown parameter '{TRAILING}'; {name} takes: {', '.join(_parameter_names(model))}"
+            )
+        data[TRAILING] = rest.strip()
     for item in (part for segment in segments for part in segment.split(",") if part):
         key, eq, value = item.partition("=")
         if not eq:

@@ -27,10 +27,15 @@ def render(first_observation: str, history: Iterable[tuple[str, str]]) -> str:
     return "\n\n".join(parts)
 
 
-def state_text(env: gym.Env) -> str:
-    """The text of the env's current state (its first observation is rebuilt as `PrmEnv.reset` writes it)."""
+def first_observation(env: gym.Env) -> str:
+    """The episode's first observation, rebuilt as `PrmEnv.reset` wrote it (the task, then the tool manual)."""
     base = env.unwrapped
-    return render(f"{base.task}\n\n{describe_tools(base.tools)}", base.history)
+    return f"{base.task}\n\n{describe_tools(base.tools)}"
+
+
+def state_text(env: gym.Env) -> str:
+    """The text of the env's current state: the first observation, then each step."""
+    return render(first_observation(env), env.unwrapped.history)
 
 
 def trajectory_states(trajectory: Trajectory) -> list[str]:

@@ -11,16 +11,18 @@ from prm.cli import app
 from prm.rewards import apply_rewards
 from prm.rewards.clip import clip_cumulative
 from prm.rewards.gated import gate_rewards
-from prm.rewards.minform import min_form
+from prm.rewards.minform import DeltaSignalWarning, min_form
 from prm.rewards.rescore import rescore
 from prm.rollout import run_episode
-from tests.reward_env import PackageEnv, action
+from tests.reward_env import FILES, PackageEnv, action
 
 LEGACY = "pkg/legacy.py"
 LEGACY_TEXT = "def a() -> int:\n    return 'x'\n\n\ndef b() -> str:\n    return 1\n"
 # Farming: "fixes" the diagnostics of legacy code (by deleting it) to harvest LSP rewards, never fixes the bug.
 FARMING = [action("write", path=LEGACY, text="\n"), action("view", path=LEGACY), action("submit")]
 SIGNALS = ["lsp", "progress:test_pass"]
+ORIGINAL = FILES["pkg/calc.py"]
+BROKEN = ORIGINAL.replace("return 2 * x", "return 2 * x + 'a'")  # a type error that breaks double()
 
 
 def episode(agent, specs, path=None):
@@ -103,3 +105,24 @@ def test_rescore_replays_when_the_stored_data_do_not_suffice(tmp_path):
         "info_gain:evidence:redundancy=0.0"
     ]
     assert [step.action for step in rescored.steps] == recorded.actions
+
+
+def test_clipping_pays_nothing_for_a_cycle_back_to_the_same_state():
+    assert sum(clip_cumulative([-5.0, 5.0] * 5, low=-1.0, high=1.0)) == 0.0
+    assert clip_cumulative([5.0, -5.0, 5.0], low=-1.0, high=1.0) == [1.0, -1.0, 1.0]
+    # a break (-1 lsp, -0.5 progress) and its repair, twice: the clipped total comes back to 0
+    cycle = [
+        action("write", path="pkg/calc.py", text=BROKEN),
+        action("write", path="pkg/calc.py", text=ORIGINAL),
+    ] * 2
+    clipped = episode(ScriptedAgent([*cycle, action("submit")]), [*SIGNALS, "clip:max=0.5"])
+    assert [step.info["process_reward"] for step in clipped.steps] == [-0.5, 0.5, -0.5, 0.5, 0.0]
+
+
+def test_min_form_over_delta_signals_warns_and_why():
+    returns, _ = min_form([0.0, 0.0, 1.0, 0.0])  # a fixing step followed by a no-op
+    assert returns == [0.0, 0.0, 0.0, 0.0]  # its credit is gone: min-form is for step scores, not deltas
+    with pytest.warns(DeltaSignalWarning, match="delta signal\\(s\\) lsp, progress"):
+        episode(OracleAgent(), [*SIGNALS, "minform"])
+    with pytest.warns(DeltaSignalWarning):
+        rescore(episode(OracleAgent(), SIGNALS), ["lsp", "minform"])

@@ -44,14 +44,16 @@ def test_evidence_recall_telescopes_over_the_oracle_episode():
 
 @pytest.fixture(scope="module")
 def tiny_lm(tmp_path_factory):
-    """A 2-layer GPT-2 with random weights and a byte-level BPE tokenizer trained on a few sentences."""
+    """A 2-layer GPT-2 with random weights and a byte-level BPE tokenizer trained (locally) on a few sentences,
+    with merges: " Tulsa" (after "Answer:") is one token, "Tulsa" alone is two."""
     from tokenizers import ByteLevelBPETokenizer
     from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
 
     folder = tmp_path_factory.mktemp("tiny-lm")
     bpe = ByteLevelBPETokenizer()
     bpe.train_from_iterator(
-        ["Tinted Windows is a band from Tulsa, Oklahoma. Answer: search open"], vocab_size=300
+        ["Tinted Windows is a band from Tulsa, Oklahoma. Where is the band from?\nAnswer: Tulsa"] * 20,
+        vocab_size=400,
     )
     PreTrainedTokenizerFast(tokenizer_object=bpe).save_pretrained(folder)
     config = GPT2Config(vocab_size=bpe.get_vocab_size(), n_positions=512, n_embd=32, n_layer=2, n_head=2)
@@ -62,20 +64,49 @@ def tiny_lm(tmp_path_factory):
     return str(folder)
 
 
-def test_lm_scorer_is_the_teacher_forced_log_probability(tiny_lm):
+def test_lm_scorer_is_the_teacher_forced_log_probability_of_the_joined_texts_answer_span(tiny_lm):
     import torch
 
     from prm.rewards.lm_scorer import LMScorer
 
     scorer = LMScorer(tiny_lm, max_tokens=512)
     context, answer = "Where is the band from?", "Tulsa"
-    ids = scorer.tokenizer(context + "\nAnswer: " + answer, add_special_tokens=False)["input_ids"]
-    n = len(scorer.tokenizer(answer, add_special_tokens=False)["input_ids"])
+    tokens = scorer.tokenizer.convert_ids_to_tokens
+    assert tokens(scorer.tokenizer(answer, add_special_tokens=False)["input_ids"]) == ["Tu", "lsa"]
+    prompt_ids, answer_ids = scorer.split(context, answer)
+    assert tokens(answer_ids) == ["ĠTulsa"]  # the prompt's last space merged into the answer: one token
+    ids = prompt_ids + answer_ids
+    assert ids == scorer.tokenizer(context + "\nAnswer: " + answer, add_special_tokens=False)["input_ids"]
     with torch.no_grad():
         logits = scorer.model(torch.tensor([ids])).logits[0]
-    expected = sum(float(torch.log_softmax(logits[i - 1], -1)[ids[i]]) for i in range(len(ids) - n, len(ids)))
+    expected = float(torch.log_softmax(logits[-2], -1)[ids[-1]])
     assert scorer.log_prob(context, answer) == pytest.approx(expected, abs=1e-4)
     assert scorer.log_prob(context, answer) < 0
+
+
+def test_the_igpo_form_is_the_change_in_length_normalised_probability_and_the_last_turn_gets_the_outcome(
+    tiny_lm,
+):
+    import math
+
+    from prm.rewards.lm_scorer import LMScorer
+
+    env = apply_rewards(search_env(), [f"info_gain:lm:model={tiny_lm},max_tokens=512,redundancy=0,form=igpo"])
+    scorer = LMScorer(tiny_lm, max_tokens=512)
+    env.reset(seed=0)
+    log_probs = scorer.answer_log_probs(state_text(env), "Tulsa")
+    before = math.exp(sum(log_probs) / len(log_probs))
+    *_, info = env.step(SEARCH_GOLD)
+    after_log_probs = scorer.answer_log_probs(state_text(env), "Tulsa")
+    after = math.exp(sum(after_log_probs) / len(after_log_probs))
+    assert info["info_gain_potential"]["before"] == pytest.approx(before, abs=1e-5)
+    assert info["reward_components"]["info_gain"] == pytest.approx(after - before, abs=1e-5)
+    assert 0.0 < before < 1.0
+    _, reward, terminated, _, info = env.step('{"tool": "answer", "args": {"text": "Tulsa"}}')
+    assert terminated and info["reward_components"]["info_gain"] == 0.0  # the outcome, not a gain
+    assert reward == info["outcome"]["reward"] == 1.0
+    with pytest.raises(RewardSpecError, match="apply to scorer=lm only"):
+        apply_rewards(search_env(), ["info_gain:form=igpo"])
 
 
 def test_information_gain_with_the_lm_scorer_is_the_change_in_log_probability(tiny_lm):

@@ -2,12 +2,24 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from prm.agents import OracleAgent
 from prm.errors import RewardSpecError
-from prm.rewards import Checklist, MonteCarlo, PotentialShaping, ProgressReward, Subgoal, TestPassFraction
+from prm.rewards import (
+    Checklist,
+    MonteCarlo,
+    PotentialShaping,
+    ProgressReward,
+    Subgoal,
+    TestPassFraction,
+    apply_rewards,
+    parse_spec,
+)
 from prm.rewards.checklist import parse_subgoals
+from prm.rewards.provers import StochasticOracle
 from tests.reward_env import FILES, FIXED, PackageEnv, action
 
 CALC = "pkg/calc.py"
@@ -118,3 +130,89 @@ def test_checklist_reads_the_subgoals_a_scenario_declares():
     plain = ProgressReward(gym.make("prm/search-qa-v0", scenario="5a8ce55f554299441c6b9f62"), Checklist())
     with pytest.raises(RewardSpecError, match="declares no subgoals"):
         plain.reset(seed=0)
+
+
+class RecordingProver(StochasticOracle):
+    """A stochastic oracle that keeps what each rollout's reset gave it."""
+
+    def __init__(self, p: float, seed: int):
+        super().__init__(p, seed)
+        self.resets: list[tuple[str, dict]] = []
+
+    def reset(self, env, observation, info):
+        self.resets.append((observation, info))
+        super().reset(env, observation, info)
+
+
+def test_monte_carlo_estimates_a_stochastic_provers_success_probability():
+    """From the start state the oracle solves, V is the fraction of the n seeded coin flips that chose it."""
+    n, p, seed = 30, 0.4, 3
+    prover = RecordingProver(p, seed)
+    env = ProgressReward(PackageEnv(), MonteCarlo(prover, n=n, horizon=3))
+    first, _ = env.reset(seed=0)
+    draws = random.Random(seed)
+    expected = [sum(draws.random() < p for _ in range(n)) / n for _ in range(2)]
+    assert prover.episodes == n  # n rollouts for V(s_0), not one
+    _, _, _, _, info = env.step(action("view", path=CALC))
+    assert prover.episodes == 2 * n
+    assert info["progress_potential"] == {"before": expected[0], "after": expected[1]}
+    assert 0.0 < expected[0] < 1.0 and abs(expected[0] - p) < 0.25  # a probability, near p
+    # each rollout starts from the real first observation (task and tool manual), with the steps so far
+    assert prover.resets[0] == (first, {"history": []})
+    assert "write(" in first and prover.resets[n][0] == first
+    assert prover.resets[n][1]["history"] == [(action("view", path=CALC), FILES[CALC])]
+    env.close()
+
+
+def test_the_prover_is_named_in_the_spec():
+    env = apply_rewards(PackageEnv(), ["progress:mc:n=3,horizon=2,prover=stochastic_oracle:p=0.5,seed=9"])
+    estimator = env.potential
+    assert (estimator.n, estimator.horizon, repr(estimator.prover)) == (
+        3,
+        2,
+        "StochasticOracle(p=0.5, seed=9)",
+    )
+    text = "progress:mc:n=3,prover=stochastic_oracle:p=0.5,seed=9"
+    assert str(parse_spec(text)) == text  # the prover goes last: its spec holds ':' and ','
+    with pytest.raises(RewardSpecError, match="put it last"):
+        parse_spec("progress:mc:prover=stochastic_oracle:p=0.5,n=3")
+    with pytest.raises(RewardSpecError, match="unknown prover 'telepathy'"):
+        parse_spec("progress:mc:prover=telepathy")
+    with pytest.raises(RewardSpecError, match="less than or equal to 1"):
+        parse_spec("progress:mc:prover=stochastic_oracle:p=1.5")
+    with pytest.raises(RewardSpecError, match="must be an Agent"):
+        MonteCarlo(object())
+    env.close()
+
+
+def test_potential_shaping_is_policy_invariant_with_a_zero_terminal_potential():
+    """Ng et al.: with phi(terminal) = 0 the discounted shaped return is the unshaped one minus phi(s_0), so two
+    policies that reach the same outcome by different paths keep their difference in return."""
+    gamma = 0.5
+    short = [action("write", path=CALC, text=FIXED), action("submit")]
+    long = [
+        action("view", path=CALC),
+        action("write", path=CALC, text=BROKEN_DOUBLE),
+        action("write", path=CALC, text=FIXED),
+        action("submit"),
+    ]
+
+    def discounted_returns(actions):
+        env = PotentialShaping(PackageEnv(), TestPassFraction(), gamma=gamma)
+        steps = play(env, actions)
+        env.close()
+        shaped = sum(gamma**t * reward for t, (_, reward, *_) in enumerate(steps))
+        plain = sum(gamma**t * info["env_reward"] for t, (*_, info) in enumerate(steps))
+        return shaped, plain, steps[-1][4]
+
+    (short_shaped, short_plain, last), (long_shaped, long_plain, _) = map(discounted_returns, (short, long))
+    assert last["outcome"]["reward"] == 1.0 and last["shaping_potential"]["after"] == 0.0
+    assert short_plain != long_plain
+    assert short_shaped - long_shaped == pytest.approx(short_plain - long_plain)
+
+
+def test_a_truncated_episode_keeps_the_bootstrap_potential():
+    env = PotentialShaping(PackageEnv(max_steps=1), TestPassFraction(), gamma=0.5)
+    ((*_, truncated, info),) = play(env, [action("write", path=CALC, text=FIXED)])
+    assert truncated and info["shaping_potential"] == {"before": 0.5, "after": 1.0}
+    env.close()

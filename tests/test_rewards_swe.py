@@ -54,3 +54,29 @@ def test_the_oracle_detour_moves_lsp_down_then_up_before_solving(env):
     assert [c["lsp"] for c in components[:2]] == [-1.0, 1.0]
     assert [c["progress"] for c in components[:2]] == [0.0, 0.0]
     assert components[2]["progress"] > 0 and trajectory.outcome.outcome["resolved"] is True
+
+
+def test_the_benchmark_builds_every_kind_of_step_for_a_gold_file(env):
+    from prm.bench.rewards import _harmful_steps
+
+    env.reset(seed=0)
+    gold = [json.loads(a) for a in env.unwrapped.oracle_actions() if json.loads(a)["tool"] == "edit"]
+    kinds = {(category, label) for category, label, *_ in _harmful_steps(env, gold[0]["args"]["path"])}
+    assert {("type in body", "harmful"), ("signature", "harmful"), ("logic", "harmful")} <= kinds
+    assert {("comment", "neutral"), ("rename local", "neutral")} <= kinds
+
+
+def test_benchmark_cells_count_dropped_steps_and_labels_that_did_not_hold():
+    from prm.bench.rewards import LabelledStep, scores
+
+    def labelled(label, category, lsp, **flags):
+        return LabelledStep(scenario="s", label=label, category=category, components={"lsp": lsp}, **flags)
+
+    steps = [
+        labelled("good", "gold hunk", 1.0),
+        labelled("harmful", "type", -1.0),
+        labelled("harmful", "type", 0.0, infra_error=True),
+        labelled("unverified", "type", 0.0),
+    ]
+    (cell,) = [row for row in scores(steps) if (row.signal, row.category) == ("lsp", "type")]
+    assert (cell.auroc, cell.good, cell.harmful, cell.dropped, cell.unverified) == (1.0, 1, 1, 1, 1)

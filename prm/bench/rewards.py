@@ -3,12 +3,19 @@ reward farming, and what does the LSP reward cost per edit?
 
 1. Fidelity. For each SWE scenario, one episode under `lsp` and `progress:test_pass` plays labelled steps:
    *harmful* steps taken from the start state and each undone by the next step (the undo is not scored):
-   `syntax` (append a broken `def`), `type` (append a function returning the wrong type), `deleted` (replace
-   a function that the scenario's tests use with a comment), `behaviour` (make a function that a
-   pass_to_pass test calls raise); *neutral* steps (`view`, `search`); then the *good* steps, the gold
-   patch's hunks as the oracle plays them (`prm.envs.swe.oracle`), and submit. Per signal and harmful
-   category: the AUROC of separating harmful from good steps by the step's component (1.0 = every good step
-   scores above every harmful one; ties count half).
+   in every gold file, `syntax` (append a broken `def`), `type` (append a function returning the wrong
+   type), `type in body` (an ill-typed assignment inside an existing function or method), `signature` (a
+   new required parameter on a function that the file calls elsewhere), `deleted` (replace a function that
+   the scenario's tests use with a comment), `behaviour` (make a function that a pass_to_pass test calls
+   raise), `logic` (negate an `if` in it: type-checks); *near-neutral* edits (a comment inside a function,
+   a renamed local) and *neutral* steps (`view`, `search`: they change no file, so they score 0 by
+   construction); then the *good* steps, the gold patch's hunks as the oracle plays them
+   (`prm.envs.swe.oracle`), and submit. Each harmful label is checked before it counts: a type-level break
+   must add an error in a whole-file Pyright check of the file, a behaviour-level one (`deleted`,
+   `behaviour`, `logic`) must fail a scored test; labels that do not hold, and steps flagged
+   `infra_error`, are counted and left out. Per signal and harmful category: the AUROC of separating
+   harmful from good steps by the step's component (1.0 = every good step scores above every harmful one;
+   ties count half), with n per cell.
 2. Gating. A reward-farming agent (suppresses the gold file's diagnostics with a file-level
    `# type: ignore`, then breaks and repairs the file twice, then submits without fixing the bug) and the
    honest oracle, each recorded once under the two signals; their returns are computed summed (ungated),
@@ -23,8 +30,11 @@ from __future__ import annotations
 
 import ast
 import json
+import re
 import shlex
+import shutil
 import statistics
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Literal
@@ -34,26 +44,32 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
+from prm.rewards.langserver import LanguageServer
 from prm.rewards.rescore import rescore
 from prm.rewards.spec import apply_rewards
 
 SIGNALS = ["lsp", "progress:test_pass"]
 COMPONENTS = {"lsp": "lsp", "progress:test_pass": "progress"}
-HARMFUL = ("syntax", "type", "deleted", "behaviour")
+HARMFUL = ("syntax", "type", "type in body", "signature", "deleted", "behaviour", "logic")
 TARGETS = {("lsp", "syntax"): 0.9, ("lsp", "type"): 0.9, ("progress", "behaviour"): 0.9}
 SYNTAX_BREAK = "\n\ndef _prm_bench_broken(:\n    pass\n"
 TYPE_BREAK = '\n\ndef _prm_bench_typed() -> int:\n    return "not an int"\n'
 DELETED_MARK = "# (function removed by prm bench)\n"
 RAISE_LINE = 'raise RuntimeError("broken by prm bench")'
+INNER_TYPE_BREAK = '_prm_bench_count: int = "not an int"'
+COMMENT = "# a note added by prm bench"
 THINK_S = 2.0
 
 
 class LabelledStep(BaseModel):
     scenario: str
-    label: Literal["good", "harmful", "neutral"]
+    label: Literal[
+        "good", "harmful", "neutral", "unverified"
+    ]  # unverified: a harmful label that did not hold
     category: str
     components: dict[str, float]
     infra_error: bool = False
+    fails_a_scored_test: bool | None = None
 
 
 class SignalScore(BaseModel):
@@ -62,6 +78,8 @@ class SignalScore(BaseModel):
     auroc: float | None
     good: int
     harmful: int
+    dropped: int = 0
+    unverified: int = 0
     target: float | None = None
 
 
@@ -125,14 +143,17 @@ def _gold_edits(env: gym.Env) -> list[dict]:
 
 
 def _functions(source: str) -> list[tuple[str, str, ast.FunctionDef]]:
-    """(name, exact source segment with decorators, node) of the module's top-level functions."""
+    """(name, exact source segment with decorators, node) of the module's functions and methods (nested
+    functions excepted), in file order."""
     lines = source.splitlines(keepends=True)
     found = []
-    for node in ast.parse(source).body:
-        if isinstance(node, ast.FunctionDef):
-            start = min([node.lineno] + [d.lineno for d in node.decorator_list]) - 1
-            found.append((node.name, "".join(lines[start : node.end_lineno]), node))
-    return found
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, (ast.Module, ast.ClassDef)):
+            for child in node.body:
+                if isinstance(child, ast.FunctionDef):
+                    start = min([child.lineno] + [d.lineno for d in child.decorator_list]) - 1
+                    found.append((child.name, "".join(lines[start : child.end_lineno]), child))
+    return sorted(found, key=lambda item: item[2].lineno)
 
 
 def _used_by_tests(env: gym.Env, functions: list, which: str) -> tuple[str, str, ast.FunctionDef] | None:
@@ -153,29 +174,97 @@ def _used_by_tests(env: gym.Env, functions: list, which: str) -> tuple[str, str,
     return next((item for item in functions if any(f"{item[0]}(" in text for text in texts)), None)
 
 
-def _harmful_steps(env: gym.Env, path: str) -> list[tuple[str, str, str]]:
-    """(category, harmful action, undo action) for the gold file at `path` in the start state."""
+def _first_statement(node: ast.FunctionDef) -> ast.stmt:
+    return node.body[1] if len(node.body) > 1 and _is_docstring(node.body[0]) else node.body[0]
+
+
+def _insert_in_body(segment: str, node: ast.FunctionDef, line: str) -> str:
+    """`segment` (the function's source) with `line` inserted before its first statement (after a docstring)."""
+    first = _first_statement(node)
+    offset = first.lineno - min([node.lineno] + [d.lineno for d in node.decorator_list])
+    lines = segment.splitlines(keepends=True)
+    return "".join(lines[:offset] + [f"{' ' * first.col_offset}{line}\n"] + lines[offset:])
+
+
+def _called_in_file(functions: list, source: str) -> tuple[str, str, ast.FunctionDef] | None:
+    """A top-level function with positional parameters that another function of the file calls."""
+    for name, segment, node in functions:
+        if node.col_offset == 0 and node.args.args and segment.count(f"{name}(") < source.count(f"{name}("):
+            return name, segment, node
+    return None
+
+
+def _local_to_rename(node: ast.FunctionDef) -> str | None:
+    """A local variable of the function (assigned by name, not a parameter), or None."""
+    params = {a.arg for a in [*node.args.args, *node.args.kwonlyargs]}
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name) and isinstance(child.ctx, ast.Store) and child.id not in params:
+            return child.id
+    return None
+
+
+def _negated_if(source: str, prefer: str | None) -> tuple[str, str] | None:
+    """(line, the line with its `if` condition negated) for the first `if` whose line is unique, in the
+    function `prefer` first, then in file order (a logic change that type-checks), or None."""
+    lines = source.splitlines(keepends=True)
+    for _, _, node in sorted(_functions(source), key=lambda item: item[0] != prefer):
+        for branch in (n for n in ast.walk(node) if isinstance(n, ast.If)):
+            test, line = ast.unparse(branch.test), lines[branch.lineno - 1]
+            if f"if {test}:" in line and source.count(line) == 1:
+                return line, line.replace(f"if {test}:", f"if not ({test}):", 1)
+    return None
+
+
+def _edit_pair(path: str, old: str, new: str) -> tuple[str, str]:
+    return edit_action(path, old, new), edit_action(path, new, old)
+
+
+def _harmful_steps(env: gym.Env, path: str) -> list[tuple[str, str, str, str]]:
+    """(category, label, action, undo action) for the file at `path` in the start state: harmful steps of
+    each kind that the file allows, and near-neutral edits (a comment, a renamed local)."""
     source = env.unwrapped.sandbox.read_file(path).decode("utf-8")
     functions = _functions(source)
     steps = [
-        ("syntax", append_action(path, SYNTAX_BREAK), edit_action(path, SYNTAX_BREAK, "")),
-        ("type", append_action(path, TYPE_BREAK), edit_action(path, TYPE_BREAK, "")),
+        ("syntax", "harmful", append_action(path, SYNTAX_BREAK), edit_action(path, SYNTAX_BREAK, "")),
+        ("type", "harmful", append_action(path, TYPE_BREAK), edit_action(path, TYPE_BREAK, "")),
     ]
     used = _used_by_tests(env, functions, "all")
     if used is not None:
         _, segment, _ = used
-        steps.append(
-            ("deleted", edit_action(path, segment, DELETED_MARK), edit_action(path, DELETED_MARK, segment))
-        )
+        steps.append(("deleted", "harmful", *_edit_pair(path, segment, DELETED_MARK)))
     called = _used_by_tests(env, functions, "pass_to_pass")
     if called is not None:
         _, segment, node = called
-        first = node.body[1] if len(node.body) > 1 and _is_docstring(node.body[0]) else node.body[0]
-        offset = first.lineno - min([node.lineno] + [d.lineno for d in node.decorator_list])
-        lines = segment.splitlines(keepends=True)
-        indent = " " * first.col_offset
-        broken = "".join(lines[:offset] + [f"{indent}{RAISE_LINE}\n"] + lines[offset:])
-        steps.append(("behaviour", edit_action(path, segment, broken), edit_action(path, broken, segment)))
+        steps.append(
+            ("behaviour", "harmful", *_edit_pair(path, segment, _insert_in_body(segment, node, RAISE_LINE)))
+        )
+    negated = _negated_if(source, called[0] if called else None)
+    if negated is not None:
+        steps.append(("logic", "harmful", *_edit_pair(path, *negated)))
+    for _, segment, node in functions:  # a type error inside an existing function (or method)
+        if node.body and not isinstance(_first_statement(node), ast.Pass):
+            broken = _insert_in_body(segment, node, INNER_TYPE_BREAK)
+            steps.append(("type in body", "harmful", *_edit_pair(path, segment, broken)))
+            break
+    caller = _called_in_file(functions, source)
+    if caller is not None:
+        name, segment, node = caller
+        header = segment.splitlines(keepends=True)[
+            node.lineno - min([node.lineno] + [d.lineno for d in node.decorator_list])
+        ]
+        if f"def {name}(" in header:
+            changed = header.replace(f"def {name}(", f"def {name}(_prm_bench_extra, ", 1)
+            steps.append(("signature", "harmful", *_edit_pair(path, header, changed)))
+    if functions:
+        _, segment, node = functions[0]
+        steps.append(
+            ("comment", "neutral", *_edit_pair(path, segment, _insert_in_body(segment, node, COMMENT)))
+        )
+        local = next((v for v in (_local_to_rename(n) for _, _, n in functions) if v), None)
+        if local is not None:
+            name, segment, node = next(f for f in functions if _local_to_rename(f[2]) == local)
+            renamed = re.sub(rf"(?<![.\w]){re.escape(local)}\b", f"{local}_renamed", segment)
+            steps.append(("rename local", "neutral", *_edit_pair(path, segment, renamed)))
     return steps
 
 
@@ -187,51 +276,86 @@ def _is_docstring(node: ast.stmt) -> bool:
     )
 
 
+TYPE_CHECKED = ("type", "type in body", "signature")
+TEST_CHECKED = ("deleted", "behaviour", "logic")
+
+
 def _labelled(env: gym.Env, action: str, scenario: str, label: str, category: str) -> LabelledStep:
     """Steps `env` with `action` and labels the signal components the step produced."""
     _, _, _, _, info = env.step(action)
     components = {name: info["reward_components"].get(name) for name in COMPONENTS.values()}
+    potential = info.get("progress_potential")
     return LabelledStep(
         scenario=scenario,
         label=label,
         category=category,
         components={k: v for k, v in components.items() if v is not None},
         infra_error=bool(info["infra_error"]),
+        fails_a_scored_test=None if potential is None else potential["after"] < potential["before"],
     )
+
+
+def _whole_file_errors(server: LanguageServer, path: str, text: str) -> int:
+    return sum(d.get("severity", 1) == 1 for d in server.diagnostics(server.set_text(path, text)))
+
+
+def _verify(step: LabelledStep, server: LanguageServer, path: str, start: str, text: str) -> LabelledStep:
+    """A harmful label holds when the step does what its kind claims: a type-level break adds an error in a
+    whole-file check (`server`, on the file alone), a behaviour-level break fails a scored test."""
+    if step.label != "harmful":
+        return step
+    if step.category in TYPE_CHECKED:
+        holds = _whole_file_errors(server, path, text) > _whole_file_errors(server, path, start)
+    elif step.category in TEST_CHECKED:
+        holds = bool(step.fails_a_scored_test)
+    else:
+        holds = True  # syntax: the text does not parse, by construction
+    return step if holds else step.model_copy(update={"label": "unverified"})
 
 
 def labelled_steps(scenario: str, sandbox: str) -> list[LabelledStep]:
     env = apply_rewards(gym.make("prm/swe-v0", scenario=scenario, sandbox=sandbox), SIGNALS)
+    folder = Path(tempfile.mkdtemp(prefix="prm-bench-check-"))
     try:
         env.reset(seed=0)
         edits = _gold_edits(env)
-        path = edits[0]["args"]["path"]
         steps = []
-        for category, harmful, undo in _harmful_steps(env, path):
-            steps.append(_labelled(env, harmful, scenario, "harmful", category))
-            env.step(undo)
-        name = _functions(env.unwrapped.sandbox.read_file(path).decode())[0][0]
-        for category, action in (
-            ("view", tool_call("view", path=path)),
-            ("search", tool_call("search", pattern=f"def {name}")),
-        ):
-            steps.append(_labelled(env, action, scenario, "neutral", category))
+        with LanguageServer(folder) as server:
+            for path in dict.fromkeys(edit["args"]["path"] for edit in edits):  # every gold file, in order
+                start = env.unwrapped.sandbox.read_file(path).decode("utf-8", errors="replace")
+                for category, label, harmful, undo in _harmful_steps(env, path):
+                    step = _labelled(env, harmful, scenario, label, category)
+                    text = env.unwrapped.sandbox.read_file(path).decode("utf-8", errors="replace")
+                    steps.append(_verify(step, server, path, start, text))
+                    env.step(undo)
+                for category, action in (
+                    ("view (no change)", tool_call("view", path=path)),
+                    ("search (no change)", tool_call("search", pattern="def ")),
+                ):
+                    steps.append(_labelled(env, action, scenario, "neutral", category))
         steps += [_labelled(env, json.dumps(edit), scenario, "good", "gold hunk") for edit in edits]
         return steps
     finally:
         env.close()
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def scores(steps: list[LabelledStep]) -> list[SignalScore]:
-    usable = [step for step in steps if not step.infra_error]
+    """Per signal and harmful kind: AUROC of good vs harmful, with n of each, the steps dropped for an
+    infrastructure error and the harmful steps whose label did not hold (neither enters the AUROC)."""
     rows = []
     for signal in COMPONENTS.values():
-        good = [s.components[signal] for s in usable if s.label == "good" and signal in s.components]
+        good = [s.components[signal] for s in steps if s.label == "good" and signal in s.components]
         for category in (*HARMFUL, "all harmful"):
+            cell = [
+                s
+                for s in steps
+                if s.label in ("harmful", "unverified") and category in (s.category, "all harmful")
+            ]
             harmful = [
                 s.components[signal]
-                for s in usable
-                if s.label == "harmful" and signal in s.components and category in (s.category, "all harmful")
+                for s in cell
+                if s.label == "harmful" and not s.infra_error and signal in s.components
             ]
             rows.append(
                 SignalScore(
@@ -240,6 +364,10 @@ def scores(steps: list[LabelledStep]) -> list[SignalScore]:
                     auroc=auroc(good, harmful),
                     good=len(good),
                     harmful=len(harmful),
+                    dropped=sum(
+                        s.infra_error or signal not in s.components for s in cell if s.label == "harmful"
+                    ),
+                    unverified=sum(s.label == "unverified" for s in cell),
                     target=TARGETS.get((signal, category)),
                 )
             )
@@ -348,7 +476,15 @@ def run_reward_benchmark(
 
 def print_report(result: RewardBenchResult, console: Console) -> None:
     table = Table(
-        "signal", "harmful kind", "AUROC", "good", "harmful", "target", title="harmful vs good steps"
+        "signal",
+        "harmful kind",
+        "AUROC",
+        "good",
+        "harmful",
+        "dropped (infra)",
+        "label not held",
+        "target",
+        title="harmful vs good steps (n per cell)",
     )
     for row in result.scores:
         value = "-" if row.auroc is None else f"{row.auroc:.3f}"
@@ -358,15 +494,28 @@ def print_report(result: RewardBenchResult, console: Console) -> None:
             else (" ok" if row.auroc >= row.target else " MISSED")
         )
         table.add_row(
-            row.signal, row.category, value, str(row.good), str(row.harmful), f"{row.target or ''}{met}"
+            row.signal,
+            row.category,
+            value,
+            str(row.good),
+            str(row.harmful),
+            str(row.dropped),
+            str(row.unverified),
+            f"{row.target or ''}{met}",
         )
     console.print(table)
-    neutral = [s for s in result.steps if s.label == "neutral"]
+    neutral = Table("signal", "neutral kind", "n", "mean", "nonzero", title="neutral and near-neutral steps")
     for signal in COMPONENTS.values():
-        values = [s.components.get(signal, 0.0) for s in neutral]
-        console.print(
-            f"neutral steps ({len(values)}): mean {signal} = {statistics.fmean(values) if values else 0:+.3f}"
-        )
+        for category in dict.fromkeys(s.category for s in result.steps if s.label == "neutral"):
+            values = [
+                s.components[signal]
+                for s in result.steps
+                if s.label == "neutral" and s.category == category and signal in s.components
+            ]
+            mean = f"{statistics.fmean(values):+.3f}" if values else "-"
+            neutral.add_row(signal, category, str(len(values)), mean, str(sum(v != 0 for v in values)))
+    console.print(neutral)
+    console.print("steps that change no file score 0 by construction (no diagnostics or tests are re-run)")
     gating = Table(
         "scenario", "agent", "outcome", "ungated", "gated", "outcome-only", title="returns: gating vs farming"
     )
