@@ -6,8 +6,8 @@ watch started or the last `drain()`, as sorted paths relative to the root. The c
 with the number of changes, not with the size of the workspace; watching starts with one walk of the tree.
 
 Details:
-- a file counts as changed when its content or its existence changed (`IN_MODIFY`, create, delete,
-  rename); a change of metadata only (`touch`, `chmod`) does not;
+- a file counts as changed when its content, its existence or its metadata changed (write, create,
+  delete, rename, `touch`, `chmod`), as the listing of paths, mtimes and sizes it replaces did;
 - a new directory is watched at once and the files already in it are reported;
 - a directory renamed away is reported as its own path with a trailing `/` (its files are not listed);
 - when the kernel's event queue overflows (more than `/proc/sys/fs/inotify/max_queued_events` events
@@ -39,7 +39,7 @@ from inotify_simple import INotify
 from inotify_simple import flags as F
 
 SKIPPED_DIRS = frozenset({".git", "__pycache__", ".pytest_cache"})
-_MASK = F.CREATE | F.DELETE | F.MODIFY | F.MOVED_FROM | F.MOVED_TO | F.ONLYDIR | F.EXCL_UNLINK
+_MASK = F.CREATE | F.DELETE | F.MODIFY | F.ATTRIB | F.MOVED_FROM | F.MOVED_TO | F.ONLYDIR | F.EXCL_UNLINK
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # file timestamps come from a coarse clock that may lag the monotonic one by a tick
 _COARSE_CLOCK_SLACK_NS = 20_000_000
@@ -111,7 +111,7 @@ class ChangeWatcher:
             if parent is None or not event.name or event.name in SKIPPED_DIRS:
                 continue
             path = os.path.join(parent, event.name) if parent else event.name
-            if not event.mask & F.ISDIR:
+            if not event.mask & F.ISDIR:  # a directory's own ATTRIB is not a file change
                 changed.add(path)
             elif event.mask & (F.CREATE | F.MOVED_TO):
                 self._watch_new_dir(path)

@@ -180,7 +180,7 @@ class HostWorkspace:
                 name = todo.pop()
                 if name == "..":
                     if len(stack) == 1:
-                        raise PathEscapeError(f"path {path!r} leaves the workspace {self.visible_root}")
+                        raise PathEscapeError(f"path {path!r} is outside the workspace {self.visible_root}")
                     os.close(stack.pop())
                     continue
                 last = not todo
