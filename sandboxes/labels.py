@@ -2,7 +2,8 @@
 
 A sandbox records the process that made it (host name, pid and that pid's start time, so that a reused pid
 does not count as the owner). An owner that is no longer running left the sandbox behind (it was killed
-before it could close it); `prm clean` removes such sandboxes and nothing else.
+before it could close it); `prm clean` removes such sandboxes (`left_behind_containers`,
+`left_behind_dirs`) and nothing else.
 
 Example:
     >>> labels = owner_labels()
@@ -14,7 +15,11 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 from pathlib import Path
+
+import docker
+from docker.models.containers import Container
 
 SANDBOX_LABEL = "prm.sandbox"
 OWNER_FILE = "owner"
@@ -62,3 +67,23 @@ def read_owner_file(root: Path) -> dict[str, str]:
     except OSError:
         return {}
     return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def left_behind_containers(client: docker.DockerClient) -> list[Container]:
+    """Sandbox containers (running or not) whose owner process on this host is no longer running."""
+    found = client.containers.list(all=True, filters={"label": SANDBOX_LABEL}, ignore_removed=True)
+    return [container for container in found if not owner_alive(container.labels)]
+
+
+def left_behind_dirs() -> list[Path]:
+    """Sandbox host directories (in the temporary directory and `$PRM_SANDBOX_DIR`) whose owner is gone."""
+    parents = {Path(tempfile.gettempdir())}
+    if os.environ.get("PRM_SANDBOX_DIR"):
+        parents.add(Path(os.environ["PRM_SANDBOX_DIR"]))
+    found = []
+    for parent in parents:
+        for root in sorted(parent.glob("prm-*-*")):
+            labels = read_owner_file(root)
+            if labels and root.is_dir() and not root.is_symlink() and not owner_alive(labels):
+                found.append(root)
+    return found

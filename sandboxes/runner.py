@@ -178,6 +178,24 @@ def _kill_all_but_me() -> bool:
     return True
 
 
+PIDS_RESERVE = 8
+"""When fewer process slots than this are free before a command, the sandbox user's processes are killed."""
+
+
+def _pids_nearly_exhausted() -> bool:
+    """True when the container's pids cgroup (v2 or v1) has fewer than `PIDS_RESERVE` free slots."""
+    for base in ("/sys/fs/cgroup", "/sys/fs/cgroup/pids"):
+        try:
+            with open(f"{base}/pids.current") as f:
+                current = int(f.read())
+            with open(f"{base}/pids.max") as f:
+                limit = f.read().strip()
+        except (OSError, ValueError):
+            continue
+        return limit != "max" and int(limit) - current < PIDS_RESERVE
+    return False
+
+
 def _retry_until_slots_free(args: tuple, user: int | None) -> dict:
     """Run the command once the killed processes are reaped (their pid slots free), within the grace time."""
     deadline = time.monotonic() + GROUP_GONE_TIMEOUT_S
@@ -225,6 +243,8 @@ def serve() -> None:
         args = (request["cmd"], request["timeout"], request["cap"], request["cwd"], env)
         try:
             try:
+                if _pids_nearly_exhausted():  # bash could start but not fork: recover first
+                    raise BlockingIOError
                 reply = run_command(*args, user=user)
             except BlockingIOError:
                 if not _kill_all_but_me():

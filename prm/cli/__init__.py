@@ -19,6 +19,7 @@ from prm.cli import (  # noqa: E402, F401
     bench_sandbox,
     bench_search,
     bench_swe,
+    clean,
     episodes,
     image,
     rewards,
