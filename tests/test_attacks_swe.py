@@ -209,3 +209,21 @@ def test_fifo_and_huge_files_are_refused_without_blocking(env):
         assert info["error"] and not info["infra_error"]
     *_, info = env.step(call("edit", path="pipe", old="a", new="b"))
     assert "not a regular file" in info["error"]
+
+
+def test_a_requirement_that_does_not_exist_names_file_and_field(docker_engine, tmp_path):
+    from prm.envs.swe.env import SweEnv
+    from prm.errors import ScenarioError
+    from prm.scenario import packaged_scenarios
+
+    text = (packaged_scenarios("swe") / f"{SCENARIO}.yaml").read_text()
+    bad = tmp_path / "bad-requirement.yaml"
+    bad.write_text(
+        text.replace(
+            "requirements: [pytest==8.3.5]", "requirements: [pytest==8.3.5, prm-no-such-package-4f1c==1.0]"
+        )
+    )
+    with pytest.raises(
+        ScenarioError, match=r"bad-requirement\.yaml: field 'requirements': the sandbox image cannot be built"
+    ):
+        SweEnv(bad, sandbox="docker")

@@ -45,7 +45,7 @@ from prm.envs.swe.oracle import oracle_actions
 from prm.envs.swe.repo import PreparedRepo, prepare
 from prm.envs.swe.scenario import FAMILY, SweScenario, load_swe_scenario
 from prm.envs.swe.tools import SweTools
-from prm.errors import UnknownSandboxKind
+from prm.errors import ImageBuildError, ScenarioError, UnknownSandboxKind
 from prm.sandboxes.base import Sandbox, SandboxLimits
 from prm.sandboxes.images import build_image
 from prm.sandboxes.select import SANDBOX_KINDS, choose_auto, open_sandbox
@@ -89,12 +89,20 @@ class SweEnv(PrmEnv):
             sandbox = choose_auto()
         self.sandbox_kind = sandbox
         self.limits = SandboxLimits.model_validate(limits or {})
-        self.image = (
-            build_image(requirements=self.scenario.image_requirements) if sandbox == "docker" else None
-        )
+        self.image = self._build_image() if sandbox == "docker" else None
         self.sandbox: Sandbox | None = None
         self._left_out: dict[str, str] = {}
         self._tool_set = SweTools(lambda: self.sandbox)
+
+    def _build_image(self) -> str:
+        """The scenario's image; a failure names the scenario file and its `requirements` field."""
+        try:
+            return build_image(requirements=self.scenario.image_requirements)
+        except ImageBuildError as err:
+            source = self.scenario._source or self.scenario.id
+            raise ScenarioError(
+                str(source), "requirements", f"the sandbox image cannot be built: {err}"
+            ) from err
 
     # --- PrmEnv ----------------------------------------------------------------------------------------
     def _step_budget(self) -> int:
