@@ -298,7 +298,13 @@ class HostWorkspace:
     def watch_changes(self) -> None:
         """Start (or restart) noting changed files for `drain_changes()` (see `prm.sandboxes.changes`)."""
         self.stop_watching()
-        self._watcher = ChangeWatcher(self.dir)
+        try:
+            self._watcher = ChangeWatcher(self.dir)
+        except OSError as err:  # EMFILE: this user's inotify instances are used up (a host limit)
+            raise SandboxError(
+                f"cannot watch the workspace for changes ({err.strerror}); raise the host's limit, e.g. "
+                "`sysctl fs.inotify.max_user_instances=8192`"
+            ) from err
 
     def drain_changes(self) -> list[str]:
         """Files changed since `watch_changes()` or the last call, from the kernel (not from any command)."""
