@@ -8,8 +8,13 @@ A family subclasses it and supplies `_start` (build the episode's state, return 
 - runs the tool; a `SandboxError` (the sandbox, browser or server failed, not the agent) ends the episode with
   `truncated=True` and `info["infra_error"] = True`, so a trainer can drop it instead of learning a zero;
 - ends with `terminated=True` when a tool says so (submit/answer), `truncated=True` on the step budget;
-- puts `reward_components`, `tool`, `error`, `infra_error`, `changed_files` and `step` in every `info`, and
-  `outcome` at the end. `reward = sum(weight[name] * value)` over the components, with the family's default
+- a sandbox killed by what the agent's own commands did (`SandboxKilledFromInside`) is not an infrastructure
+  failure: the episode ends (`terminated=True`), is graded, and `info["agent_killed_sandbox"]` is True;
+- caps every observation at `MAX_OBSERVATION_CHARS` and every error message at `MAX_ERROR_CHARS`
+  (the middle is cut and marked), whatever the tool or the action echoed;
+- puts `reward_components`, `tool`, `error`, `infra_error`, `changed_files`, `agent_killed_sandbox` and
+  `step` in every `info` (plus what a tool adds, e.g. `outside_writes` in the SWE family), and `outcome` at
+  the end. `reward = sum(weight[name] * value)` over the components, with the family's default
   weights (outcome only) unless `reward_weights=` says otherwise.
 
 Hooks for reward wrappers (the only env facts a wrapper may read): `fork()`, `scenario`, `sandbox`, `task`,
@@ -25,11 +30,27 @@ from typing import Any, ClassVar, NamedTuple
 
 import gymnasium as gym
 
-from prm.errors import SandboxError, ScenarioError
+from prm.errors import SandboxError, SandboxKilledFromInside, ScenarioError
 from prm.models import ScenarioBase
 from prm.scenario import packaged_scenarios, scenario_files
 from prm.spaces import Unicode
 from prm.tools import ActionError, Tool, ToolResult, bind_args, describe_tools, parse_tool_call
+
+MAX_OBSERVATION_CHARS = 20_000
+"""No observation is longer (tools cut their own output earlier; this bounds what any echo can cost)."""
+MAX_ERROR_CHARS = 2_000
+
+
+def cap_text(text: str, limit: int) -> str:
+    """`text`, or its head and tail around a marker saying how many characters were cut.
+
+    >>> cap_text("a" * 10 + "b" * 10, 12)
+    'aaaaaa\\n[... 8 characters cut ...]\\nbbbbbb'
+    """
+    if len(text) <= limit:
+        return text
+    half = limit // 2
+    return f"{text[:half]}\n[... {len(text) - 2 * half} characters cut ...]\n{text[-half:]}"
 
 
 class CatalogEntry(NamedTuple):
@@ -132,6 +153,7 @@ class PrmEnv(gym.Env[str, str]):
         if self._done:
             raise RuntimeError("step() called on a finished episode; call reset() first")
         info: dict[str, Any] = {"tool": None, "error": None, "infra_error": False, "changed_files": []}
+        info["agent_killed_sandbox"] = False
         terminated = truncated = False
         try:
             call = parse_tool_call(action)
@@ -141,12 +163,19 @@ class PrmEnv(gym.Env[str, str]):
                 raise ActionError(f"unknown tool '{call.tool}'; tools: {', '.join(self._tool_index)}")
             result = tool.run(bind_args(tool, call.args))
         except ActionError as err:
-            result = ToolResult(f"Invalid action: {err}", components={"invalid_action": 1.0})
-            info["error"] = str(err)
+            message = cap_text(str(err), MAX_ERROR_CHARS)
+            result = ToolResult(f"Invalid action: {message}", components={"invalid_action": 1.0})
+            info["error"] = message
+        except SandboxKilledFromInside as err:
+            result = ToolResult(f"Your commands killed the sandbox; the episode ends and is graded: {err}")
+            result.done = True
+            info["error"], info["agent_killed_sandbox"] = str(err), True
         except SandboxError as err:
             result = ToolResult(f"Infrastructure failure (not your fault), episode ends: {err}")
             info["error"], info["infra_error"] = str(err), True
         self._steps += 1
+        result.observation = cap_text(result.observation, MAX_OBSERVATION_CHARS)
+        info |= result.info
         info["changed_files"] = result.changed_files
         components = dict(result.components)
         if info["infra_error"]:

@@ -41,3 +41,12 @@ class ImageBuildError(SandboxError):
 
 class RewardSpecError(PrmError, ValueError):
     """A reward specification names an unknown signal or parameter, or does not fit the environment."""
+
+
+class SandboxKilledFromInside(PrmError):
+    """The sandbox died of what its commands did (e.g. killed for memory): the agent's doing, not an
+    infrastructure failure. Environments end the episode, grade it, and flag it `agent_killed_sandbox`."""
+
+
+class UnsafeFileError(PrmError, ValueError):
+    """A sandbox file operation was refused: not a regular file (a FIFO, socket, device) or too large."""

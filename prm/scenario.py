@@ -63,6 +63,11 @@ def _field_of(error: dict) -> str:
     return ".".join(str(part) for part in error["loc"]) or "<root>"
 
 
+def text_line_of(data: bytes, offset: int) -> int:
+    """The 1-based line number of byte `offset` in `data`."""
+    return data.count(b"\n", 0, offset) + 1
+
+
 def load_scenario(path: str | Path, model: type[M]) -> M:
     """Parses a YAML or JSON scenario file into `model`; every failure is a `ScenarioError`."""
     path = Path(path)
@@ -70,6 +75,11 @@ def load_scenario(path: str | Path, model: type[M]) -> M:
         text = path.read_text(encoding="utf-8")
     except OSError as err:
         raise ScenarioError(str(path), "<file>", f"cannot read: {err.strerror or err}") from err
+    except UnicodeDecodeError as err:
+        line = text_line_of(path.read_bytes(), err.start)
+        raise ScenarioError(
+            str(path), "<file>", f"not UTF-8 text (byte {err.start}, line {line}: {err.reason})"
+        ) from err
     try:
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
     except (yaml.YAMLError, json.JSONDecodeError) as err:

@@ -35,12 +35,14 @@ class ToolCall:
 
 @dataclass
 class ToolResult:
-    """What a tool returns to the env: the observation text, native reward components and whether it ends."""
+    """What a tool returns to the env: the observation text, native reward components, whether it ends, the
+    files it changed, and family-specific `info` entries."""
 
     observation: str
     components: dict[str, float] = field(default_factory=dict)
     done: bool = False
     changed_files: list[str] = field(default_factory=list)
+    info: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -75,15 +77,33 @@ def describe_tools(tools: list[Tool]) -> str:
     return "\n".join(lines)
 
 
+MAX_ACTION_CHARS = 200_000
+"""Longer actions are invalid (and not parsed): parsing stays fast whatever a policy emits."""
+MAX_PARSE_ATTEMPTS = 20
+"""How many `{` positions are tried as the start of the call before giving up (bounds the parse time)."""
+
+
 def _first_json_object(text: str) -> Any:
+    """The first JSON object in `text`, in time linear in its length (at most `MAX_PARSE_ATTEMPTS` tries)."""
     decoder = json.JSONDecoder()
     start = text.find("{")
-    while start != -1:
+    first_error: json.JSONDecodeError | None = None
+    for _ in range(MAX_PARSE_ATTEMPTS):
+        if start == -1:
+            break
         try:
             value, _ = decoder.raw_decode(text, start)
-            return value
-        except json.JSONDecodeError:
-            start = text.find("{", start + 1)
+            if first_error is None or (isinstance(value, dict) and "tool" in value):
+                return value
+        except json.JSONDecodeError as err:
+            first_error = first_error or err
+        except RecursionError:
+            raise ActionError("the JSON is nested too deeply") from None
+        except ValueError as err:  # e.g. an integer too long to convert
+            raise ActionError(f"the JSON holds a value that cannot be read: {err}") from None
+        start = text.find("{", start + 1)
+    if first_error is not None and first_error.pos >= len(text.rstrip()):  # an inner object was no call
+        raise ActionError("the JSON object is not closed (the text ends inside it; a '}' or '\"' is missing)")
     raise ActionError('no JSON object found; write the action as {"tool": "<name>", "args": {...}}')
 
 
@@ -91,6 +111,8 @@ def parse_tool_call(action: Any) -> ToolCall:
     """Parses an action string into a `ToolCall`; raises `ActionError` explaining what is wrong."""
     if not isinstance(action, str):
         raise ActionError(f"an action must be a string, got {type(action).__name__}")
+    if len(action) > MAX_ACTION_CHARS:
+        raise ActionError(f"the action is {len(action)} characters long; at most {MAX_ACTION_CHARS} are read")
     value = _first_json_object(action)
     if not isinstance(value, dict) or not isinstance(value.get("tool"), str):
         raise ActionError('the JSON object needs a string field "tool", e.g. {"tool": "bash", "args": {...}}')

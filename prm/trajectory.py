@@ -8,7 +8,9 @@
 >>> load_trajectory(path).rewards
 [0.5]
 
-Each line is flushed as it is written, so a crash mid-episode loses nothing already stepped.
+Each line is flushed as it is written, so a crash mid-episode loses nothing already stepped. Lines are ASCII
+JSON, so every string an action or observation can hold (a lone surrogate too) is written and read back
+exactly. A line that is cut off, not UTF-8 or not a record is an error naming the file and the line.
 """
 
 from __future__ import annotations
@@ -55,7 +57,8 @@ class TrajectoryWriter:
 
     def _write(self, record: TrajectoryHeader | StepRecord | OutcomeRecord) -> None:
         line = to_jsonable(record.model_dump(mode="python"))
-        self._file.write(json.dumps(line, ensure_ascii=False, allow_nan=False) + "\n")
+        # ASCII escapes keep any string (a lone surrogate too) and read back to the same string
+        self._file.write(json.dumps(line, ensure_ascii=True, allow_nan=False) + "\n")
         self._file.flush()
 
     def write_step(self, step: StepRecord) -> None:
@@ -114,15 +117,18 @@ def load_trajectory(path: str | Path) -> Trajectory:
     if not path.is_file():
         raise TrajectoryError(f"{path}: no such trajectory file")
     header, steps, outcome = None, [], None
-    with path.open(encoding="utf-8") as lines:
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
+    with path.open("rb") as lines:
+        for number, raw in enumerate(lines, start=1):
+            if not raw.strip():
                 continue
             try:
-                data = json.loads(line)
+                data = json.loads(raw.decode("utf-8"))
                 record = _RECORDS[data.get("type")].model_validate(data)
+            except UnicodeDecodeError as err:
+                raise TrajectoryError(f"{path}:{number}: not UTF-8 text ({err.reason})") from err
             except (json.JSONDecodeError, KeyError, AttributeError, ValidationError) as err:
-                raise TrajectoryError(f"{path}:{number}: not a trajectory record: {err}") from err
+                cut = "" if raw.endswith(b"\n") else " (the line is cut off: the file was truncated)"
+                raise TrajectoryError(f"{path}:{number}: not a trajectory record{cut}: {err}") from err
             if isinstance(record, TrajectoryHeader):
                 header = record
             elif isinstance(record, StepRecord):

@@ -9,6 +9,7 @@ failed (an infrastructure failure).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol, Self, runtime_checkable
 
 from pydantic import BaseModel, Field
@@ -16,7 +17,12 @@ from pydantic import BaseModel, Field
 
 @dataclass(frozen=True)
 class ExecResult:
-    """The result of one command. `timed_out`: killed at its timeout; `output_truncated`: output was capped."""
+    """The result of one command. `timed_out`: killed at its timeout; `output_truncated`: output was capped.
+
+    `outside_writes`: paths outside the workspace that were created or changed while the command ran, as the
+    sandbox saw them (not from anything the command printed); None when the back end cannot tell
+    (`LocalSandbox`).
+    """
 
     exit_code: int
     stdout: str
@@ -24,6 +30,7 @@ class ExecResult:
     duration_s: float
     timed_out: bool = False
     output_truncated: bool = False
+    outside_writes: tuple[str, ...] | None = None
 
     @property
     def ok(self) -> bool:
@@ -59,6 +66,15 @@ class Sandbox(Protocol):
     def write_file(self, path: str, data: bytes | str) -> None: ...
 
     def list_dir(self, path: str = ".") -> list[str]: ...
+
+    def watch_changes(self) -> None:
+        """Start noting changed workspace files, from a source no command can write (the host's kernel)."""
+
+    def drain_changes(self) -> list[str]:
+        """Workspace files created, written, deleted or renamed since `watch_changes()` or the last call."""
+
+    def diff_against(self, baseline: Path, skip_dirs: frozenset[str] = frozenset()) -> object:
+        """The workspace's regular files that differ from the trusted host tree `baseline` (for graders)."""
 
     def snapshot(self) -> object: ...
 

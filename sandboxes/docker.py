@@ -1,15 +1,24 @@
 """`DockerSandbox`: an isolated container on the docker SDK, with a fast command channel.
 
-The container has no network (`network_mode="none"`), memory, CPU and pids limits, every capability dropped,
-`no-new-privileges`, runs as uid 1000 on a read-only root file system with a private tmpfs `/tmp`, and sees
-the workspace as `/workspace`: a host directory bind-mounted read-write. Writes anywhere else fail.
+The container has no network (`network_mode="none"`), memory, CPU and pids limits, `no-new-privileges`, a
+read-only root file system with a private tmpfs `/tmp`, and sees the workspace as `/workspace`: a host
+directory bind-mounted read-write. Writes anywhere else fail. Every command runs as uid 1000 with no
+capability at all.
 
 Commands do not go through `docker exec` (tens of milliseconds each). The container's main process is a
 small helper (`prm.sandboxes.runner`, whose source is sent in over stdin, so the image needs only python3)
 attached through one persistent socket: each `exec` writes one JSON request and reads one JSON reply, so a
 round trip costs well under a millisecond plus the command itself. The helper runs each command with
 `setsid`, kills its whole process group at the timeout (the sandbox stays usable), caps output per stream
-and marks the cut.
+and marks the cut. The helper is out of the commands' reach: it runs as root with only the capabilities it
+needs (switch users, signal, read every file of the container) and starts each command as uid 1000, so no
+command can kill it, write into its channel or read its requests; it also reports the writes a command made
+outside the workspace (`ExecResult.outside_writes`).
+
+A container that dies while a command runs (e.g. killed for memory) raises `SandboxKilledFromInside`, the
+agent's doing, not an infrastructure failure; one that dies otherwise raises `SandboxError`. Containers are
+labelled `prm.sandbox=1` with the owning process (`prm.owner.pid`, `prm.owner.host`), so that `prm clean`
+can remove those a killed process left.
 
 Because the workspace lives on the host, file operations, `snapshot()`, `restore()` and `fork()` are host
 file operations: a fork copies the workspace directory into a new container of the same image. After the
@@ -47,12 +56,13 @@ import docker
 from docker.errors import DockerException, ImageNotFound
 from docker.types import LogConfig, Ulimit
 
-from prm.errors import SandboxError, SandboxUnavailable
+from prm.errors import SandboxError, SandboxKilledFromInside, SandboxUnavailable
 from prm.sandboxes import runner
 from prm.sandboxes.base import ExecResult, SandboxLimits
 from prm.sandboxes.images import AGENT_UID, build_base_image
+from prm.sandboxes.labels import owner_labels
 from prm.sandboxes.local import check_command
-from prm.sandboxes.workspace import HostWorkspace, WorkspaceSnapshot, new_root
+from prm.sandboxes.workspace import HostWorkspace, WorkspaceDiff, WorkspaceSnapshot, new_root
 
 WORKSPACE = "/workspace"
 API_TIMEOUT_S = 60.0
@@ -64,6 +74,9 @@ REPLY_MARGIN_S = 15.0
 SEND_TIMEOUT_S = 10.0
 """How long writing one request to the helper may take."""
 TMPFS_SIZE = "512m"
+HELPER_CAPABILITIES = ["SETUID", "SETGID", "KILL", "DAC_READ_SEARCH"]
+"""What the root helper keeps: start commands as the sandbox user, kill their processes, list all of /tmp.
+Commands get none of them (a uid change from root clears every capability)."""
 RUNNER_SOURCE = inspect.getsource(runner)
 BOOTSTRAP = "import sys, json; exec(json.loads(sys.stdin.buffer.readline()))"
 """The container's main process: reads the helper's source as the first JSON line on stdin and runs it."""
@@ -229,6 +242,7 @@ class DockerSandbox:
         )
         self._lock = threading.Lock()
         self._broken: str | None = None
+        self._killed_from_inside = False
         self._next_id = 0
         self._container = None
         self._channel: _Channel | None = None
@@ -242,7 +256,7 @@ class DockerSandbox:
             self._container = self._client.containers.create(
                 self.image,
                 command=["python3", "-u", "-c", BOOTSTRAP],
-                user=f"{AGENT_UID}:{AGENT_UID}",
+                user="0:0",
                 working_dir=WORKSPACE,
                 environment=environment,
                 network_mode="none",
@@ -251,6 +265,7 @@ class DockerSandbox:
                 nano_cpus=int(self.limits.cpus * 1e9),
                 pids_limit=self.limits.pids,
                 cap_drop=["ALL"],
+                cap_add=HELPER_CAPABILITIES,
                 security_opt=["no-new-privileges"],
                 read_only=True,
                 tmpfs={"/tmp": f"rw,nosuid,nodev,size={TMPFS_SIZE},mode=1777"},
@@ -264,7 +279,7 @@ class DockerSandbox:
                 init=True,
                 stdin_open=True,
                 log_config=LogConfig(type="none"),
-                labels={"prm.sandbox": "1"},
+                labels=owner_labels(),
             )
             self._finalizer.detach()
             self._finalizer = weakref.finalize(self, _cleanup, self._client, self._container.id, self._ws)
@@ -284,11 +299,13 @@ class DockerSandbox:
             raise SandboxError(reason) from exc
 
     def _why_dead(self, what: str) -> str:
+        """Describe the container's state; notes whether it died of its own memory use (the agent's doing)."""
         state = "unknown"
         try:
             self._container.reload()
             s = self._container.attrs["State"]
             state = f"status={s['Status']} exit_code={s['ExitCode']} oom_killed={s['OOMKilled']}"
+            self._killed_from_inside = bool(s["OOMKilled"])
         except (DockerException, AttributeError):
             state = "container gone"
         stderr = self._channel.stderr.decode(errors="replace").strip()[-1000:] if self._channel else ""
@@ -307,19 +324,22 @@ class DockerSandbox:
             self._check_usable()
             self._next_id += 1
             request = {"id": self._next_id, "cmd": cmd, "timeout": timeout}
-            request |= {"cap": self.limits.output_cap_bytes, "cwd": WORKSPACE}
+            request |= {"cap": self.limits.output_cap_bytes, "cwd": WORKSPACE, "user": AGENT_UID}
             try:
                 self._channel.send(request)
                 reply = self._channel.receive(time.monotonic() + timeout + REPLY_MARGIN_S)
             except (TimeoutError, EOFError, OSError, ValueError) as exc:
                 self._broken = self._why_dead(f"the sandbox helper stopped answering ({type(exc).__name__})")
+                if self._killed_from_inside:
+                    raise SandboxKilledFromInside(self._broken) from exc
                 raise SandboxError(self._broken) from exc
         if reply.get("id") != request["id"] or "error" in reply:
             self._broken = f"the sandbox helper failed: {reply.get('error', 'reply out of order')}"
             raise SandboxError(self._broken)
         if "spawn_error" in reply:
             return ExecResult(126, "", f"prm: could not start the command: {reply['spawn_error']}\n", 0.0)
-        return ExecResult(**{k: reply[k] for k in runner.RESULT_FIELDS})
+        outside = tuple(reply["outside_writes"])
+        return ExecResult(**{k: reply[k] for k in runner.RESULT_FIELDS}, outside_writes=outside)
 
     def read_file(self, path: str) -> bytes:
         self._check_usable()
@@ -332,6 +352,19 @@ class DockerSandbox:
     def list_dir(self, path: str = ".") -> list[str]:
         self._check_usable()
         return self._ws.list(path)
+
+    def watch_changes(self) -> None:
+        """Start noting which workspace files change (from the host's kernel; see `prm.sandboxes.changes`)."""
+        self._ws.watch_changes()
+
+    def drain_changes(self) -> list[str]:
+        """Workspace files changed since `watch_changes()` or the previous call, relative to the workspace."""
+        return self._ws.drain_changes()
+
+    def diff_against(self, baseline: Path, skip_dirs: frozenset[str] = frozenset()) -> WorkspaceDiff:
+        """The workspace's regular files that differ from the host tree `baseline`, read without following
+        symlinks (see `HostWorkspace.diff_against`)."""
+        return self._ws.diff_against(baseline, skip_dirs)
 
     def snapshot(self) -> WorkspaceSnapshot:
         self._check_usable()

@@ -20,19 +20,28 @@ Example:
 from __future__ import annotations
 
 import os
+import weakref
 from pathlib import Path
 from typing import Self
 
 from prm.errors import SandboxError
 from prm.sandboxes.base import ExecResult, SandboxLimits
 from prm.sandboxes.runner import run_command
-from prm.sandboxes.workspace import HostWorkspace, WorkspaceSnapshot, new_root
+from prm.sandboxes.workspace import HostWorkspace, WorkspaceDiff, WorkspaceSnapshot, new_root
 
 
 def check_command(cmd: object, timeout: object) -> None:
-    """Raise a typed error for a command that is not a string or a timeout that is not a positive number."""
+    """Raise a typed error for a command that is not a string (or not one a process can take as an argument:
+    a NUL byte, a lone surrogate) or a timeout that is not a positive number."""
     if not isinstance(cmd, str):
         raise TypeError(f"command must be a string (run through bash -c), got {type(cmd).__name__}: {cmd!r}")
+    if "\0" in cmd:
+        raise ValueError("command contains a NUL byte, which no process argument can hold")
+    if not cmd.isascii():
+        try:
+            cmd.encode("utf-8")
+        except UnicodeEncodeError as err:
+            raise ValueError(f"command is not valid Unicode text ({err.reason})") from None
     if timeout is not None and (
         isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0
     ):
@@ -79,6 +88,7 @@ class LocalSandbox:
             "RLIMIT_CORE": 0,
         }
         self._closed = False
+        self._finalizer = weakref.finalize(self, self._ws.remove)  # a sandbox dropped unclosed leaves nothing
 
     def exec(self, cmd: str, timeout: float | None = None) -> ExecResult:
         check_command(cmd, timeout)
@@ -103,6 +113,19 @@ class LocalSandbox:
     def list_dir(self, path: str = ".") -> list[str]:
         return self._ws.list(path)
 
+    def watch_changes(self) -> None:
+        """Start noting which workspace files change (from the host's kernel; see `prm.sandboxes.changes`)."""
+        self._ws.watch_changes()
+
+    def drain_changes(self) -> list[str]:
+        """Workspace files changed since `watch_changes()` or the previous call, relative to the workspace."""
+        return self._ws.drain_changes()
+
+    def diff_against(self, baseline: Path, skip_dirs: frozenset[str] = frozenset()) -> WorkspaceDiff:
+        """The workspace's regular files that differ from the host tree `baseline`, read without following
+        symlinks (see `HostWorkspace.diff_against`)."""
+        return self._ws.diff_against(baseline, skip_dirs)
+
     def snapshot(self) -> WorkspaceSnapshot:
         return self._ws.snapshot()
 
@@ -116,7 +139,7 @@ class LocalSandbox:
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self._ws.remove()
+            self._finalizer()
 
     def __enter__(self) -> Self:
         return self

@@ -12,7 +12,15 @@ Semantics, identical in both places:
 - when the command exits but background processes it started keep its stdout/stderr open, they are killed
   (the process group) after a short grace period; background processes whose output is redirected
   (`server > log 2>&1 &`) keep running;
-- the exit code follows the shell's convention: 128 + N when the command died from signal N.
+- the exit code follows the shell's convention: 128 + N when the command died from signal N;
+- whenever the process group is killed (timeout, or background processes holding the pipes), `run_command`
+  returns only once no process of that group is left.
+
+In a container the helper runs as root (with only the capabilities to switch users and read every file) and
+starts each command as the sandbox user, so no command can signal it, write to its stdout or read its stdin.
+After each command it lists what changed outside the workspace in the container's writable scratch places
+(`/tmp`, `/dev/shm`), from file status change times that no unprivileged process can set, and reports them
+as `outside_writes`.
 
 Example:
     >>> run_command("echo hi", timeout=5, cap=1024, cwd="/", env={"PATH": "/usr/bin:/bin"})["stdout"]
@@ -39,6 +47,15 @@ RESULT_FIELDS = ("exit_code", "stdout", "stderr", "duration_s", "timed_out", "ou
 POLL_S = 0.05
 """How often to check whether the command exited while its pipes stay open and silent."""
 
+GROUP_GONE_TIMEOUT_S = 30.0
+"""How long a killed process group may take to disappear (the kernel tears processes down asynchronously)."""
+
+SCRATCH_DIRS = ("/tmp", "/dev/shm")
+"""Writable places outside the workspace in a container (the root file system is read-only)."""
+
+MAX_OUTSIDE_WRITES = 100
+"""At most this many outside writes are named per command; the rest are counted."""
+
 
 def truncation_marker(omitted: int, total: int) -> str:
     return f"\n[prm: output truncated: {omitted} of {total} bytes omitted]\n"
@@ -58,19 +75,31 @@ def _child_setup(rlimits: dict[str, int]) -> None:
 
 
 def _kill_group(pgid: int) -> None:
+    """SIGKILL the process group and wait (up to `GROUP_GONE_TIMEOUT_S`) until none of its processes is left."""
+    deadline = time.monotonic() + GROUP_GONE_TIMEOUT_S
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pgid, signal.SIGKILL)
+        while time.monotonic() < deadline:
+            os.killpg(pgid, 0)  # raises ProcessLookupError once the group is empty (zombies reaped)
+            time.sleep(0.005)
 
 
 def run_command(
-    cmd: str, timeout: float, cap: int, cwd: str, env: dict[str, str], rlimits: dict[str, int] | None = None
+    cmd: str,
+    timeout: float,
+    cap: int,
+    cwd: str,
+    env: dict[str, str],
+    rlimits: dict[str, int] | None = None,
+    user: int | None = None,
 ) -> dict:
-    """Run `cmd`; return a dict with exit_code, stdout, stderr, duration_s, timed_out, output_truncated."""
+    """Run `cmd` (as uid and gid `user` when given); return a dict with `RESULT_FIELDS`."""
     start = time.monotonic()
     deadline = start + timeout
     limits = dict(rlimits or {})
     # Without a preexec function the child is started with vfork, which is much faster.
     setup = (lambda: _child_setup(limits)) if limits else None
+    identity = {} if user is None else {"user": user, "group": user, "extra_groups": []}
     proc = subprocess.Popen(
         ["/bin/bash", "-c", cmd],
         cwd=cwd,
@@ -80,6 +109,7 @@ def run_command(
         stderr=subprocess.PIPE,
         start_new_session=True,
         preexec_fn=setup,
+        **identity,
     )
     streams = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
     kept = {name: bytearray() for name in streams.values()}
@@ -113,6 +143,8 @@ def run_command(
         except subprocess.TimeoutExpired:
             timed_out = True
     if timed_out or open_fds:
+        proc.kill()  # the group leader first, so that waiting for the group below also reaps it
+        proc.wait()
         _kill_group(proc.pid)
     proc.wait()
     proc.stdout.close()
@@ -133,39 +165,94 @@ PIDS_RECOVERED = "prm: the process limit was reached; every other process in the
 
 
 def _kill_all_but_me() -> bool:
-    """In a container (never as root): SIGKILL every process this user may signal except this helper.
+    """SIGKILL every process of the container except this helper and the init process (`kill(-1)`).
 
     Used when no process can be started any more (e.g. a fork bomb whose output was redirected survived its
-    command), so that the sandbox recovers instead of refusing every later command.
+    command), so that the sandbox recovers instead of refusing every later command. Only `serve` calls it,
+    which runs only inside a container (its own pid namespace).
     """
-    if os.geteuid() == 0:
-        return False
     try:
         os.kill(-1, signal.SIGKILL)
     except OSError:
         return False
-    time.sleep(0.2)
     return True
 
 
+PIDS_RESERVE = 8
+"""When fewer process slots than this are free before a command, the sandbox user's processes are killed."""
+
+
+def _pids_nearly_exhausted() -> bool:
+    """True when the container's pids cgroup (v2 or v1) has fewer than `PIDS_RESERVE` free slots."""
+    for base in ("/sys/fs/cgroup", "/sys/fs/cgroup/pids"):
+        try:
+            with open(f"{base}/pids.current") as f:
+                current = int(f.read())
+            with open(f"{base}/pids.max") as f:
+                limit = f.read().strip()
+        except (OSError, ValueError):
+            continue
+        return limit != "max" and int(limit) - current < PIDS_RESERVE
+    return False
+
+
+def _retry_until_slots_free(args: tuple, user: int | None) -> dict:
+    """Run the command once the killed processes are reaped (their pid slots free), within the grace time."""
+    deadline = time.monotonic() + GROUP_GONE_TIMEOUT_S
+    while True:
+        try:
+            return run_command(*args, user=user)
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
+def _scratch_state() -> dict[str, tuple[int, int]]:
+    """Path -> (inode, ctime in ns) of every entry under `SCRATCH_DIRS` (status change times cannot be set)."""
+    state: dict[str, tuple[int, int]] = {}
+    for top in SCRATCH_DIRS:
+        for root, dirs, files in os.walk(top):
+            for name in dirs + files:
+                path = os.path.join(root, name)
+                with contextlib.suppress(OSError):
+                    st = os.lstat(path)
+                    state[path] = (st.st_ino, st.st_ctime_ns)
+    return state
+
+
+def outside_writes(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> list[str]:
+    """Entries created or changed between two `_scratch_state` listings (capped; the rest counted)."""
+    changed = sorted(path for path, stamp in after.items() if before.get(path) != stamp)
+    if len(changed) > MAX_OUTSIDE_WRITES:
+        changed = [*changed[:MAX_OUTSIDE_WRITES], f"[... {len(changed) - MAX_OUTSIDE_WRITES} more]"]
+    return changed
+
+
 def serve() -> None:
-    """Answer JSON requests (`{"id", "cmd", "timeout", "cap", "cwd"}`) one per line until stdin closes."""
+    """Answer JSON requests (`{"id", "cmd", "timeout", "cap", "cwd", "user"}`) one per line until stdin closes."""
     _prefer_for_oom_kill()  # inherited by every command; among them the OOM killer picks the largest
     out = sys.stdout
     out.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     out.flush()
     env = dict(os.environ)
+    scratch = _scratch_state()
     for line in sys.stdin.buffer:
         request = json.loads(line)
+        user = request.get("user")
         args = (request["cmd"], request["timeout"], request["cap"], request["cwd"], env)
         try:
             try:
-                reply = run_command(*args)
+                if _pids_nearly_exhausted():  # bash could start but not fork: recover first
+                    raise BlockingIOError
+                reply = run_command(*args, user=user)
             except BlockingIOError:
                 if not _kill_all_but_me():
                     raise
-                reply = run_command(*args)
+                reply = _retry_until_slots_free(args, user)
                 reply["stderr"] = PIDS_RECOVERED + reply["stderr"]
+            now = _scratch_state()
+            reply["outside_writes"], scratch = outside_writes(scratch, now), now
         except OSError as exc:  # the command could not start
             reply = {"spawn_error": f"{type(exc).__name__}: {exc}"}
         except Exception as exc:  # a helper failure: the host raises SandboxError

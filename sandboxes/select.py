@@ -47,24 +47,35 @@ def _notice(message: str) -> None:
     log.warning(message)
 
 
+def choose_auto() -> str:
+    """What "auto" means here: "docker" when an engine answers, else "local" (with a warning, once)."""
+    problem = docker_engine_problem()
+    if problem is None:
+        _notice("sandbox=auto: using Docker (an engine answered)")
+        return "docker"
+    _notice(
+        f"sandbox=auto: using LocalSandbox, weaker isolation: no container, the host's network and files "
+        f"are reachable (no Docker engine answers: {problem})"
+    )
+    return "local"
+
+
 def open_sandbox(kind: str = "auto", **kwargs) -> Sandbox:
     """Open a sandbox of back end `kind`; kwargs go to its constructor (`image`, `workspace_from`, `limits`, `env`)."""
     if kind not in SANDBOX_KINDS:
         raise UnknownSandboxKind(f"unknown sandbox kind {kind!r}; choose one of {', '.join(SANDBOX_KINDS)}")
-    if kind in ("auto", "docker"):
+    if kind == "auto":
+        kind = choose_auto()
+    if kind == "docker":
         problem = docker_engine_problem()
-        if problem is None:
-            from prm.sandboxes.docker import DockerSandbox
-
-            if kind == "auto":
-                _notice("sandbox=auto: using Docker (an engine answered)")
-            return DockerSandbox(**kwargs)
-        if kind == "docker":
+        if problem is not None:
             raise SandboxUnavailable(
                 f"sandbox='docker' was requested but no Docker engine answers ({problem}); start dockerd "
                 "(e.g. `dockerd --bridge=none --iptables=false`), check DOCKER_HOST, or use sandbox='local'"
             )
-        _notice(f"sandbox=auto: using LocalSandbox, weaker isolation (no Docker engine answers: {problem})")
+        from prm.sandboxes.docker import DockerSandbox
+
+        return DockerSandbox(**kwargs)
     from prm.sandboxes.local import LocalSandbox
 
     return LocalSandbox(**kwargs)

@@ -1,12 +1,20 @@
 """A sandbox workspace kept in a host directory: file operations, snapshots and copies on the host side.
 
 Both back ends keep the workspace on the host (`LocalSandbox` runs commands in it; `DockerSandbox`
-bind-mounts it into the container), so reading and writing files, snapshots, restores and forks are plain
+bind-mounts it into the container), so reading and writing files, snapshots, restores and forks are
 host-side file operations: `cp -a` of the tree, which keeps modes, times, symlinks and owners.
 
+The workspace is the agent's: a command may swap any file or directory for a symlink at any moment, also
+between a check and a use. So `read`, `write` and `list` never follow a path as a string: they walk it one
+component at a time from an open directory descriptor, opening each with `O_NOFOLLOW`. A symlink met on the
+way is resolved by hand inside the workspace (its target is read and walked the same way, `..` never climbs
+above the workspace, an absolute target must lie under `visible_root`), so no host file outside the
+workspace is ever opened, whatever happens concurrently; a path that would leave raises `PathEscapeError`.
+Only regular files are read or written (a FIFO, socket or device raises `UnsafeFileError` instead of
+blocking), opens never block, and a read takes at most `MAX_READ_BYTES`.
+
 Paths given by users are relative to the workspace or absolute under `visible_root` (the workspace's path
-as commands see it). A path whose resolved location (symlinks followed) leaves the workspace raises
-`PathEscapeError`.
+as commands see it).
 
 Example:
     >>> import tempfile
@@ -17,15 +25,26 @@ Example:
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from prm.errors import PathEscapeError, SandboxError
+from prm.errors import PathEscapeError, SandboxError, UnsafeFileError
+from prm.sandboxes.changes import ChangeWatcher
+from prm.sandboxes.labels import write_owner_file
+
+MAX_READ_BYTES = 16 * 1024 * 1024
+"""The largest file `read` returns; a larger one raises `UnsafeFileError` (nothing beyond it is read)."""
+MAX_SYMLINKS = 40
+"""Symlinks followed while resolving one path (the kernel's own limit), after which it is an error."""
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_FILE_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def copy_tree(src: Path, dst: Path) -> None:
@@ -35,6 +54,41 @@ def copy_tree(src: Path, dst: Path) -> None:
     )
     if proc.returncode != 0:
         raise SandboxError(f"copying {src} to {dst} failed: {proc.stderr.strip()[-500:]}")
+
+
+@dataclass(frozen=True)
+class WorkspaceDiff:
+    """The regular files that differ from a baseline (path -> new bytes) and the baseline files gone."""
+
+    changed: dict[str, bytes]
+    removed: list[str]
+
+
+_ABSENT, _UNCHANGED = object(), object()
+
+
+def _read_regular(name: str, dir_fd: int, baseline: Path) -> bytes | object:
+    """The bytes of regular file `name` in `dir_fd` (no symlink followed), `_UNCHANGED` when it has the
+    baseline's bytes (or size and mtime), `_ABSENT` when it is not a readable regular file."""
+    try:
+        fd = os.open(name, os.O_RDONLY | _FILE_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return _ABSENT
+    with os.fdopen(fd, "rb") as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_READ_BYTES:
+            return _ABSENT
+        try:
+            base = os.lstat(baseline)
+        except OSError:
+            base = None
+        if base is not None and (base.st_size, base.st_mtime_ns) == (st.st_size, st.st_mtime_ns):
+            return _UNCHANGED
+        data = f.read(MAX_READ_BYTES + 1)
+    if len(data) > MAX_READ_BYTES:
+        return _ABSENT
+    same = base is not None and stat.S_ISREG(base.st_mode) and base.st_size == len(data)
+    return _UNCHANGED if same and baseline.read_bytes() == data else data
 
 
 @dataclass(frozen=True)
@@ -53,6 +107,7 @@ class HostWorkspace:
         self.visible_root = visible_root
         self.owner = owner
         self._snapshots = 0
+        self._watcher: ChangeWatcher | None = None
 
     @classmethod
     def create(
@@ -94,40 +149,173 @@ class HostWorkspace:
         """Copy this workspace's files into `other`'s directory, keeping owners and modes."""
         copy_tree(self.dir, other.dir)
 
-    def resolve(self, path: str) -> Path:
-        """The host path for a user-given `path`; raises PathEscapeError when it leaves the workspace."""
+    def _parts(self, path: str) -> list[str]:
+        """The components of a user-given path, relative to the workspace root."""
         if not isinstance(path, str | os.PathLike):
             raise TypeError(f"path must be a string, got {type(path).__name__}")
-        given = PurePosixPath(path)
+        text = os.fspath(path)
+        if "\0" in text:
+            raise PathEscapeError(f"path {text[:100]!r} contains a NUL byte")
+        given = PurePosixPath(text)
         if given.is_absolute():
             try:
                 given = given.relative_to(self.visible_root)
             except ValueError:
-                raise PathEscapeError(
-                    f"path {str(path)!r} is outside the workspace {self.visible_root}"
-                ) from None
-        host = Path(os.path.realpath(self.dir / given))
-        base = Path(os.path.realpath(self.dir))
-        if host != base and base not in host.parents:
-            raise PathEscapeError(f"path {str(path)!r} resolves outside the workspace {self.visible_root}")
-        return host
+                raise PathEscapeError(f"path {text!r} is outside the workspace {self.visible_root}") from None
+        return [part for part in given.parts if part != "."]
 
-    def read(self, path: str) -> bytes:
-        return self.resolve(path).read_bytes()
+    def _open(self, path: str, flags: int, *, want: str, create: bool = False) -> int:
+        """An fd for `path` (an `O_*` flags open of its last component), resolved beneath the workspace.
+
+        `want` is "file" (a regular file; with `create`, made when missing, parents too) or "dir". Every
+        component is opened relative to its parent's fd with `O_NOFOLLOW`; symlinks are resolved by hand
+        inside the workspace. The returned fd is checked to be what was asked for, so nothing is read from a
+        file that was swapped in after a check.
+        """
+        stack = [os.open(self.dir, _DIR_FLAGS)]  # directory fds from the root down to the current one
+        todo = list(reversed(self._parts(path)))
+        links = 0
+        try:
+            while todo:
+                name = todo.pop()
+                if name == "..":
+                    if len(stack) == 1:
+                        raise PathEscapeError(f"path {path!r} is outside the workspace {self.visible_root}")
+                    os.close(stack.pop())
+                    continue
+                last = not todo
+                try:
+                    if last and want == "file":
+                        fd = os.open(
+                            name, flags | _FILE_FLAGS | (os.O_CREAT if create else 0), 0o644, dir_fd=stack[-1]
+                        )
+                        if create and self.owner is not None:
+                            os.fchown(fd, *self.owner)
+                    else:
+                        fd = os.open(name, _DIR_FLAGS, dir_fd=stack[-1])
+                except FileNotFoundError:
+                    if not (create and not last):
+                        raise
+                    os.mkdir(name, 0o755, dir_fd=stack[-1])
+                    fd = os.open(name, _DIR_FLAGS, dir_fd=stack[-1])
+                    if self.owner is not None:
+                        os.fchown(fd, *self.owner)
+                except OSError as err:
+                    if err.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
+                        raise
+                    target = self._symlink_target(name, stack[-1])
+                    if target is None:
+                        raise
+                    links += 1
+                    if links > MAX_SYMLINKS:
+                        raise OSError(errno.ELOOP, f"too many symbolic links in {path!r}") from None
+                    if target.startswith("/"):  # absolute: restart from the root, which it must lie under
+                        for extra in stack[1:]:
+                            os.close(extra)
+                        del stack[1:]
+                    todo.extend(reversed(self._parts(target)))
+                    continue
+                stack.append(fd)
+            fd = stack.pop() if len(stack) > 1 else os.dup(stack[0])
+        finally:
+            for opened in stack:
+                os.close(opened)
+        self._check_kind(fd, path, want)
+        return fd
+
+    @staticmethod
+    def _symlink_target(name: str, dir_fd: int) -> str | None:
+        try:
+            return os.readlink(name, dir_fd=dir_fd)
+        except OSError:
+            return None
+
+    @staticmethod
+    def _check_kind(fd: int, path: str, want: str) -> None:
+        mode = os.fstat(fd).st_mode
+        if want == "dir" and not stat.S_ISDIR(mode):
+            os.close(fd)
+            raise NotADirectoryError(errno.ENOTDIR, "not a directory", path)
+        if want == "file" and not stat.S_ISREG(mode):
+            os.close(fd)
+            if stat.S_ISDIR(mode):
+                raise IsADirectoryError(errno.EISDIR, "is a directory", path)
+            raise UnsafeFileError(f"{path} is not a regular file (a pipe, socket or device); refused")
+
+    def read(self, path: str, limit: int = MAX_READ_BYTES) -> bytes:
+        """The bytes of the regular file `path`; `UnsafeFileError` when it holds more than `limit`."""
+        fd = self._open(path, os.O_RDONLY, want="file")
+        with os.fdopen(fd, "rb") as f:
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise UnsafeFileError(f"{path} is larger than {limit} bytes; refused")
+        return data
 
     def write(self, path: str, data: bytes | str) -> None:
+        """Replace the content of the regular file `path` (made, with its parents, when missing)."""
         if not isinstance(data, bytes | str):
             raise TypeError(f"data must be bytes or str, got {type(data).__name__}")
-        target = self.resolve(path)
-        missing = [p for p in reversed(target.parents) if not p.exists()]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data.encode() if isinstance(data, str) else data)
-        if self.owner is not None:
-            for created in [*missing, target]:
-                os.lchown(created, *self.owner)
+        payload = data.encode() if isinstance(data, str) else data
+        fd = self._open(path, os.O_WRONLY, want="file", create=True)
+        with os.fdopen(fd, "wb") as f:
+            f.truncate(0)
+            f.write(payload)
 
     def list(self, path: str = ".") -> list[str]:
-        return sorted(os.listdir(self.resolve(path)))
+        fd = self._open(path, os.O_RDONLY, want="dir")
+        try:
+            return sorted(os.listdir(fd))
+        finally:
+            os.close(fd)
+
+    def diff_against(self, baseline: Path, skip_dirs: frozenset[str]) -> WorkspaceDiff:
+        """How the workspace's regular files differ from the trusted host tree `baseline`.
+
+        Read without following any symlink: symlinks, FIFOs, devices and files over `MAX_READ_BYTES` in the
+        workspace count as absent (they are not content a grader takes from the agent). Files with the
+        baseline's size and mtime are taken as unchanged without being read (a change hidden that way is
+        simply not taken). Directories named in `skip_dirs` are not entered on either side."""
+        seen: set[str] = set()
+        changed: dict[str, bytes] = {}
+        for top, dirs, names, dir_fd in os.fwalk(self.dir, follow_symlinks=False):
+            dirs[:] = [d for d in dirs if d not in skip_dirs]
+            rel = os.path.relpath(top, self.dir)
+            for name in names:
+                path = os.path.normpath(os.path.join(rel, name))
+                data = _read_regular(name, dir_fd, baseline / path)
+                if data is _ABSENT:
+                    continue
+                seen.add(path)
+                if data is not _UNCHANGED:
+                    changed[path] = data
+        removed = []
+        for top, dirs, names in os.walk(baseline):
+            dirs[:] = [d for d in dirs if d not in skip_dirs]
+            rel = os.path.relpath(top, baseline)
+            removed += [p for n in names if (p := os.path.normpath(os.path.join(rel, n))) not in seen]
+        return WorkspaceDiff(changed, sorted(removed))
+
+    def watch_changes(self) -> None:
+        """Start (or restart) noting changed files for `drain_changes()` (see `prm.sandboxes.changes`)."""
+        self.stop_watching()
+        try:
+            self._watcher = ChangeWatcher(self.dir)
+        except OSError as err:  # EMFILE: this user's inotify instances are used up (a host limit)
+            raise SandboxError(
+                f"cannot watch the workspace for changes ({err.strerror}); raise the host's limit, e.g. "
+                "`sysctl fs.inotify.max_user_instances=8192`"
+            ) from err
+
+    def drain_changes(self) -> list[str]:
+        """Files changed since `watch_changes()` or the last call, from the kernel (not from any command)."""
+        if self._watcher is None:
+            raise RuntimeError("call watch_changes() before drain_changes()")
+        return self._watcher.drain()
+
+    def stop_watching(self) -> None:
+        if self._watcher is not None:
+            self._watcher.close()
+            self._watcher = None
 
     def snapshot(self) -> WorkspaceSnapshot:
         self._snapshots += 1
@@ -146,16 +334,19 @@ class HostWorkspace:
         for entry in os.scandir(self.dir):
             os.rename(entry.path, trash / entry.name)
         copy_tree(snapshot.path, self.dir)
+        if self._watcher is not None:  # the host replaced the files: not the agent's change
+            self.watch_changes()
         threading.Thread(
             target=shutil.rmtree, args=(trash,), kwargs={"ignore_errors": True}, daemon=True
         ).start()
 
     def remove(self) -> None:
+        self.stop_watching()
         shutil.rmtree(self.root, ignore_errors=True)
 
 
 def new_root(prefix: str) -> Path:
-    """A fresh private directory for one sandbox (workspace plus snapshots).
+    """A fresh private directory for one sandbox (workspace plus snapshots), its owner noted for `prm clean`.
 
     Under `$PRM_SANDBOX_DIR` when set, else the system temporary directory. Point it at a file system with
     reflinks (XFS, btrfs) and workspace copies (fork, snapshot, restore) share blocks instead of copying them.
@@ -163,4 +354,6 @@ def new_root(prefix: str) -> Path:
     parent = os.environ.get("PRM_SANDBOX_DIR") or None
     if parent:
         Path(parent).mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    write_owner_file(root)
+    return root

@@ -37,9 +37,12 @@ def test_timeout_kills_the_process_group_and_sandbox_stays_usable(sb):
 
 
 def test_background_process_does_not_hold_exec(sb):
-    result = sb.exec("sleep 1000 & echo $! > bg.pid; echo started", timeout=20)
+    result = sb.exec("sleep 1000 > /dev/null 2>&1 & echo $! > bg.pid; echo started", timeout=20)
     assert result.stdout == "started\n" and not result.timed_out
-    assert sb.exec("kill $(cat bg.pid)").ok  # it was still running
+    assert sb.exec("kill $(cat bg.pid)").ok  # its output was redirected: it was still running
+    held = sb.exec("sleep 1000 & echo $! > held.pid; echo started", timeout=20)
+    assert held.stdout == "started\n" and not held.timed_out
+    assert not sb.exec("kill -0 $(cat held.pid)").ok  # it held the command's pipes: gone when exec returned
 
 
 def test_output_is_capped_and_marked(sb):

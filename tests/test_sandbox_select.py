@@ -47,7 +47,9 @@ def test_auto_without_engine_falls_back_to_local_with_a_notice(monkeypatch, capl
         assert isinstance(sb, LocalSandbox)
         assert sb.exec("cat f.txt").stdout == "seeded"
     notices = [r.getMessage().split(" (")[0] for r in caplog.records]
-    assert notices == ["sandbox=auto: using LocalSandbox, weaker isolation"]
+    assert notices == [
+        "sandbox=auto: using LocalSandbox, weaker isolation: no container, the host's network and files are reachable"
+    ]
     with caplog.at_level(logging.WARNING, logger="prm.sandboxes"), open_sandbox("auto"):
         pass
     assert len(caplog.records) == 1  # once per process, not at every episode

@@ -52,3 +52,12 @@ def test_every_scenario_may_declare_subgoals_and_bad_ones_name_the_entry(tmp_pat
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path, Demo)
     assert caught.value.field == "subgoals.1" and "contains, absent" in caught.value.reason
+
+
+def test_non_utf8_file_names_file_line_and_reason(tmp_path):
+    bad = tmp_path / "latin1.yaml"
+    bad.write_bytes("id: x\nproblem_statement: caf\xe9\n".encode("latin-1"))
+    with pytest.raises(
+        ScenarioError, match=r"latin1\.yaml: field '<file>': not UTF-8 text \(byte 28, line 2"
+    ):
+        load_scenario(bad, ScenarioBase)

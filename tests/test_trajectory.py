@@ -77,3 +77,25 @@ def test_missing_header_and_missing_file(tmp_path):
         load_trajectory(path)
     with pytest.raises(TrajectoryError, match="no such trajectory"):
         load_trajectory(tmp_path / "absent.jsonl")
+
+
+def test_lone_surrogates_and_nul_bytes_are_written_losslessly(tmp_path):
+    original = _trajectory()
+    original.steps[0].action = '{"tool": "edit", "args": {"new": "\ud800 \x00"}}'
+    original.steps[1].info["outside_writes"] = ["/tmp/\udcff"]
+    path = write_trajectory(tmp_path / "t.jsonl", original)
+    assert load_trajectory(path) == original
+
+
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (lambda data: data[: len(data) - 40], r"t\.jsonl:5: .*cut off"),
+        (lambda data: data.replace(b'"step"', b'"st\xff"', 1), r"t\.jsonl:2: not UTF-8"),
+    ],
+)
+def test_truncated_or_unreadable_file_is_an_error_naming_the_line(tmp_path, damage, message):
+    path = write_trajectory(tmp_path / "t.jsonl", _trajectory())
+    path.write_bytes(damage(path.read_bytes()))
+    with pytest.raises(TrajectoryError, match=message):
+        load_trajectory(path)

@@ -7,7 +7,9 @@ Each env figure is measured next to a baseline taken in the same run on the same
   prepared workspace) vs a bare `DockerSandbox(image, workspace_from=...)` open plus close; target p50 < 1 s;
 - `reset` with the warm pool (`warm_pool=1`, the default; the pool is given time to refill between resets,
   as an episode would) vs `reset` without it; target p50 < 0.1 s;
-- `step` of `bash true` (a command plus the changed-files listing) vs a bare `sandbox.exec("true")`;
+- `step` of `bash true` (the command plus the kernel's changed-files report) vs a bare
+  `sandbox.exec("true")`, on the scenario's workspace and on one of 100,000 files (1,000 directories of 100);
+  target p50 <= 2x the bare exec, whatever the workspace size;
 - `step` of `view` (50 lines) vs a bare `sandbox.read_file` of the same file;
 - grading (`submit`: fork, write the test files, run pytest) vs running the same pytest command in place.
 
@@ -20,17 +22,23 @@ from __future__ import annotations
 
 import json
 import statistics
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from prm.envs.swe.env import SweEnv
 from prm.envs.swe.grading import pytest_command
+from prm.envs.swe.tools import SweTools
 from prm.sandboxes.docker import DockerSandbox
 from prm.sandboxes.images import build_image
 
 RESET_TARGET_S = 1.0
 WARM_RESET_TARGET_S = 0.1
+STEP_RATIO_TARGET = 2.0
+LARGE_WORKSPACE = (1_000, 100)
+"""Directories and files per directory of the large workspace (100,000 files)."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +88,40 @@ def _row(
     )
 
 
+def _ratio_row(name: str, times: list[float], baseline_name: str, baseline: list[float]) -> LatencyRow:
+    row = _row(name, times, baseline_name, baseline)
+    return LatencyRow(
+        row.name,
+        row.p50,
+        row.p95,
+        row.baseline_name,
+        row.baseline_p50,
+        f"p50 <= {STEP_RATIO_TARGET:g}x baseline",
+        row.ratio <= STEP_RATIO_TARGET,
+    )
+
+
+def _large_workspace_step(image: str, steps: int) -> LatencyRow:
+    """The bash tool's `true` vs a bare exec, in a sandbox whose workspace holds 100,000 files."""
+    dirs, per_dir = LARGE_WORKSPACE
+    with tempfile.TemporaryDirectory(prefix="prm-bench-") as tmp:
+        for d in range(dirs):
+            folder = Path(tmp) / f"d{d}"
+            folder.mkdir()
+            for f in range(per_dir):
+                (folder / f"f{f}.py").write_text("x = 1\n")
+        with DockerSandbox(image, workspace_from=tmp) as sandbox:
+            sandbox.watch_changes()
+            bash = next(tool for tool in SweTools(lambda: sandbox).tools() if tool.name == "bash")
+            args = bash.params(command="true")
+            return _ratio_row(
+                f"step bash `true`, {dirs * per_dir:,} files",
+                _times(lambda: bash.run(args), steps),
+                "sandbox.exec('true')",
+                _times(lambda: sandbox.exec("true"), steps),
+            )
+
+
 def run_swe_bench(
     scenario: str = "toolz-groupby-key", resets: int = 20, steps: int = 50, grades: int = 3
 ) -> list[LatencyRow]:
@@ -114,13 +156,14 @@ def run_swe_bench(
         rows.append(_row("reset, warm pool", warm_times, "reset, no pool", cold_times, WARM_RESET_TARGET_S))
         bash = json.dumps({"tool": "bash", "args": {"command": "true"}})
         rows.append(
-            _row(
+            _ratio_row(
                 "step bash `true`",
                 _times(lambda: env.step(bash), steps),
                 "sandbox.exec('true')",
                 _times(lambda: env.sandbox.exec("true"), steps),
             )
         )
+        rows.append(_large_workspace_step(env.image, steps))
         path = env.scenario.tests.fail_to_pass[0].split("::")[0]
         view = json.dumps({"tool": "view", "args": {"path": path, "start_line": 1, "end_line": 50}})
         rows.append(

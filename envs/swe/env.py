@@ -2,10 +2,16 @@
 
 An episode: the agent reads the bug report (the first observation, with the tool manual), uses the tools
 (`bash`, `view`, `edit`, `search`, `submit`; see `prm.envs.swe.tools`) on the repository at `/workspace`,
-and submits. Grading runs in a fork of the final sandbox: the graded test files are written there (start
-state plus the scenario's `test_patch`, over any change the agent made to them), the `fail_to_pass` and
-`pass_to_pass` tests run with pytest, and the episode is resolved when every one passes (SWE-bench's rule).
-`info["outcome"] = {"reward": 1.0 | 0.0, "resolved": bool, "tests": {id: status}}`.
+and submits. Grading follows SWE-bench's harness, in a fresh sandbox: the agent's change to the
+repository's source (read from its workspace without following symlinks) is applied to the pristine start
+tree, test files and test configuration stay as they were, the hidden tests are added (see
+`prm.envs.swe.graded_tree`), the `fail_to_pass` and `pass_to_pass` tests run with pytest, and the episode is
+resolved when every one passes. `info["outcome"] = {"reward": 1.0 | 0.0, "resolved": bool, "tests":
+{id: status}, "left_out": {path: why}}` (`left_out`: the agent's files that were not graded, and why).
+
+Every step's `info` also holds `outside_writes`: the paths outside the workspace (`/tmp`, `/dev/shm`, or
+through a symlink out of it) that the step's command created or changed, as the sandbox saw them; [] when
+none, None with `LocalSandbox`, which cannot tell.
 
 Construction prepares the repository on the host (cached: sdist, bug applied, git baseline; see
 `prm.envs.swe.repo`) and, for Docker, the scenario's image (`build_image(requirements)`, cached by content
@@ -29,21 +35,22 @@ Example:
 from __future__ import annotations
 
 import copy
-import shlex
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from prm.env import CatalogEntry, PrmEnv
+from prm.envs.swe.graded_tree import SKIPPED_DIRS, graded_tree
 from prm.envs.swe.grading import TestRun, run_tests
 from prm.envs.swe.oracle import oracle_actions
 from prm.envs.swe.repo import PreparedRepo, prepare
 from prm.envs.swe.scenario import FAMILY, SweScenario, load_swe_scenario, scenario_paths
 from prm.envs.swe.tools import SweTools
-from prm.errors import UnknownSandboxKind
+from prm.errors import ImageBuildError, ScenarioError, UnknownSandboxKind
 from prm.sandboxes.base import Sandbox, SandboxLimits
 from prm.sandboxes.images import build_image
 from prm.sandboxes.pool import SandboxPool
-from prm.sandboxes.select import SANDBOX_KINDS, docker_engine_problem, open_sandbox
+from prm.sandboxes.select import SANDBOX_KINDS, choose_auto, open_sandbox
 from prm.tools import Tool
 
 
@@ -81,10 +88,11 @@ class SweEnv(PrmEnv):
                 f"unknown sandbox kind {sandbox!r}; choose one of {', '.join(SANDBOX_KINDS)}"
             )
         if sandbox == "auto":  # decided once, not at every reset
-            sandbox = "docker" if docker_engine_problem() is None else "local"
+            sandbox = choose_auto()
         self.sandbox_kind = sandbox
         self.limits = SandboxLimits.model_validate(limits or {})
         self.sandbox: Sandbox | None = None
+        self._left_out: dict[str, str] = {}
         self._tool_set = SweTools(lambda: self.sandbox)
         if warm_pool < 0:
             raise ValueError(f"warm_pool must be >= 0, got {warm_pool}")
@@ -98,9 +106,7 @@ class SweEnv(PrmEnv):
         """Makes `scenario` the env's task: its repository prepared on the host, its image built (both cached)."""
         self.scenario: SweScenario = scenario
         self.repo: PreparedRepo = prepare(scenario)
-        self.image = (
-            build_image(requirements=scenario.image_requirements) if self.sandbox_kind == "docker" else None
-        )
+        self.image = self._build_image() if self.sandbox_kind == "docker" else None
         self._close_pool()
         if self.warm_pool:
             self._pool = SandboxPool(self._open_sandbox, size=self.warm_pool)
@@ -109,6 +115,16 @@ class SweEnv(PrmEnv):
         return open_sandbox(
             self.sandbox_kind, image=self.image, workspace_from=self.repo.workspace, limits=self.limits
         )
+
+    def _build_image(self) -> str:
+        """The scenario's image; a failure names the scenario file and its `requirements` field."""
+        try:
+            return build_image(requirements=self.scenario.image_requirements)
+        except ImageBuildError as err:
+            source = self.scenario._source or self.scenario.id
+            raise ScenarioError(
+                str(source), "requirements", f"the sandbox image cannot be built: {err}"
+            ) from err
 
     # --- PrmEnv ----------------------------------------------------------------------------------------
     @classmethod
@@ -130,6 +146,7 @@ class SweEnv(PrmEnv):
             if self.scenario is None or self.scenario.id != drawn:
                 self._use(load_swe_scenario(drawn))
         self.sandbox = self._pool.take() if self._pool is not None else self._open_sandbox()
+        self.sandbox.watch_changes()
         return (
             f"You are working in the repository {self._repo_name()} at {self.sandbox.workspace} "
             "(the current directory of every command). Fix the issue below by changing the source code, "
@@ -146,7 +163,13 @@ class SweEnv(PrmEnv):
     def _grade(self) -> dict[str, Any]:
         run = self.pytest_run(self.scenario.tests.all, apply_test_patch=True)
         resolved = all(status == "passed" for status in run.statuses.values())
-        return {"reward": 1.0 if resolved else 0.0, "resolved": resolved, "tests": run.statuses}
+        outcome = {"reward": 1.0 if resolved else 0.0, "resolved": resolved, "tests": run.statuses}
+        return outcome | {"left_out": self._left_out}
+
+    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        observation, reward, terminated, truncated, info = super().step(action)
+        info.setdefault("outside_writes", [] if self.sandbox_kind == "docker" else None)
+        return observation, reward, terminated, truncated, info
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict]:
         observation, info = super().reset(seed=seed, options=options)
@@ -155,25 +178,28 @@ class SweEnv(PrmEnv):
 
     # --- hooks -----------------------------------------------------------------------------------------
     def run_tests(self, test_ids: list[str], apply_test_patch: bool = True) -> dict[str, bool]:
-        """Runs pytest ids in a fork of the current state (the agent's sandbox is untouched): id -> passed.
-
-        With `apply_test_patch`, the graded test files (start state plus `test_patch`) are written into the
-        fork first, as at grading."""
+        """Runs pytest ids on the current state, graded as at the end (the agent's sandbox is untouched):
+        id -> passed. With `apply_test_patch`, the hidden test files are added, as at grading."""
         run = self.pytest_run(test_ids, apply_test_patch)
         return {test_id: status == "passed" for test_id, status in run.statuses.items()}
 
     def pytest_run(self, test_ids: list[str], apply_test_patch: bool = True) -> TestRun:
-        """Like `run_tests`, with pytest's statuses (`passed`, `failed`, `missing`, ...) and output."""
+        """Like `run_tests`, with pytest's statuses (`passed`, `failed`, `missing`, ...) and output.
+
+        Runs in a fresh sandbox on the graded tree (`prm.envs.swe.graded_tree`): the start tree plus the
+        agent's source changes, its test files and test configuration left out."""
         if self.sandbox is None:
             raise RuntimeError("call reset() before running tests")
-        with self.sandbox.fork() as grading:
-            if apply_test_patch:
-                for path, text in self.repo.grading_files.items():
-                    if text is None:
-                        grading.exec(f"rm -f -- {shlex.quote(path)}", timeout=30)
-                    else:
-                        grading.write_file(path, text)
-            return run_tests(grading, list(test_ids))
+        diff = self.sandbox.diff_against(self.repo.workspace, SKIPPED_DIRS)
+        hidden = self.repo.grading_files if apply_test_patch else {}
+        with tempfile.TemporaryDirectory(prefix="prm-graded-") as tmp:
+            tree = Path(tmp) / "tree"
+            tree.mkdir()
+            self._left_out = graded_tree(self.repo.workspace, diff, hidden, tree)
+            with open_sandbox(
+                self.sandbox_kind, image=self.image, workspace_from=tree, limits=self.limits
+            ) as grading:
+                return run_tests(grading, list(test_ids))
 
     def wait_warm(self) -> None:
         """Blocks until the warm pool's sandboxes have started (for benchmarks; training never needs it)."""
@@ -191,6 +217,7 @@ class SweEnv(PrmEnv):
             raise RuntimeError("call reset() before fork()")
         clone = copy.copy(self)
         clone.sandbox = self.sandbox.fork()
+        clone.sandbox.watch_changes()
         clone.history = list(self.history)
         clone.reward_weights = dict(self.reward_weights)
         clone._np_random = copy.deepcopy(self._np_random)

@@ -5,15 +5,21 @@ fork). Mistakes the agent can fix (a missing file, an `old` text that is absent 
 raise `ActionError`, which the env turns into an explanatory observation. A failing sandbox raises
 `SandboxError`, which ends the episode as an infrastructure failure.
 
-Long outputs are cut in the middle and the cut is marked (`[... N characters cut ...]`). Steps that change
-files report them in `ToolResult.changed_files` (paths relative to the repository root): `edit` knows its
-file; `bash` compares a listing of the workspace (path, mtime, size; `.git` excluded) before and after the
-command, inside the same sandbox call.
+Long outputs are cut in the middle and the cut is marked (`[... N characters cut ...]`). Every tool reports
+the files changed during its step in `ToolResult.changed_files` (paths relative to the repository root), from
+the sandbox's `drain_changes()`: the host's kernel, never anything a command prints, at a cost that does not
+grow with the workspace. `bash` also reports `outside_writes`: paths outside the workspace its command
+created or changed, as the sandbox saw them (None where the sandbox cannot tell).
+
+Text arguments holding a NUL byte or a lone surrogate (nothing a process or a file can take) are invalid
+actions, as are paths longer than `MAX_PATH_CHARS`; files the host will not read (FIFOs, devices, files over
+the sandbox's read cap) are refused with an explanation.
 
 Example:
     >>> from prm.sandboxes.local import LocalSandbox
     >>> from prm.envs.swe.tools import SweTools
     >>> with LocalSandbox() as sb:
+    ...     sb.watch_changes()
     ...     tools = {tool.name: tool for tool in SweTools(lambda: sb).tools()}
     ...     created = tools["edit"].run(tools["edit"].params(path="a.py", old="", new="x = 1\\n"))
     ...     tools["bash"].run(tools["bash"].params(command="echo hi > b.txt")).changed_files
@@ -22,14 +28,13 @@ Example:
 
 from __future__ import annotations
 
-import posixpath
-import secrets
 import shlex
 from collections.abc import Callable
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from prm.errors import PathEscapeError
+from prm.errors import PathEscapeError, UnsafeFileError
 from prm.sandboxes.base import Sandbox
 from prm.tools import ActionError, Tool, ToolResult
 
@@ -39,10 +44,23 @@ MAX_CAPTURED_BYTES = 200_000
 """bash keeps at most this much of a command's output (the head) before cutting."""
 MAX_SEARCH_MATCHES = 100
 DEFAULT_BASH_TIMEOUT_S = 60.0
-_LISTING = (
-    "find . -path ./.git -prune -o -name __pycache__ -prune -o -name .pytest_cache -prune "
-    "-o -type f -printf '%P\\t%T@\\t%s\\n' 2>/dev/null | LC_ALL=C sort"
-)
+MAX_PATH_CHARS = 1024
+
+
+def _plain_text(value: str) -> str:
+    """Text a process argument or a file can hold: no NUL byte, no lone surrogate."""
+    if "\0" in value:
+        raise ValueError("contains a NUL byte")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("contains a lone surrogate (not valid Unicode text)") from None
+    return value
+
+
+Text = Annotated[str, AfterValidator(_plain_text)]
+Path_ = Annotated[str, Field(min_length=1, max_length=MAX_PATH_CHARS), AfterValidator(_plain_text)]
 
 
 def truncate(text: str, limit: int = MAX_OBSERVATION_CHARS, hint: str = "") -> str:
@@ -59,25 +77,25 @@ class _Args(BaseModel):
 
 
 class BashArgs(_Args):
-    command: str = Field(min_length=1, description="a bash command line, run in the repository root")
+    command: Text = Field(min_length=1, description="a bash command line, run in the repository root")
     timeout: float = Field(default=DEFAULT_BASH_TIMEOUT_S, gt=0, le=600, description="seconds")
 
 
 class ViewArgs(_Args):
-    path: str = Field(min_length=1, description="file or directory, relative to the repository root")
+    path: Path_ = Field(description="file or directory, relative to the repository root")
     start_line: int | None = Field(default=None, ge=1, description="first line to show (1-based)")
     end_line: int | None = Field(default=None, ge=1, description="last line to show (inclusive)")
 
 
 class EditArgs(_Args):
-    path: str = Field(min_length=1, description="file, relative to the repository root")
-    old: str = Field(description="exact text to replace (must occur once); '' creates a new file")
-    new: str = Field(description="replacement text")
+    path: Path_ = Field(description="file, relative to the repository root")
+    old: Text = Field(description="exact text to replace (must occur once); '' creates a new file")
+    new: Text = Field(description="replacement text")
 
 
 class SearchArgs(_Args):
-    pattern: str = Field(min_length=1, description="extended regular expression (grep -E)")
-    path: str = Field(default=".", min_length=1, description="file or directory to search")
+    pattern: Text = Field(min_length=1, description="extended regular expression (grep -E)")
+    path: Path_ = Field(default=".", description="file or directory to search")
 
 
 class SubmitArgs(_Args):
@@ -91,6 +109,22 @@ class SweTools:
         self._sandbox_of = sandbox_of
 
     def tools(self) -> list[Tool]:
+        return [self._reporting_changes(tool) for tool in self._tools()]
+
+    def _reporting_changes(self, tool: Tool) -> Tool:
+        """The tool, its result carrying the files changed during the step (from the sandbox's watch)."""
+
+        def run(args: BaseModel) -> ToolResult:
+            try:
+                result = tool.run(args)
+            finally:
+                changed = self.sandbox.drain_changes()
+            result.changed_files = changed
+            return result
+
+        return Tool(tool.name, tool.description, tool.params, run)
+
+    def _tools(self) -> list[Tool]:
         return [
             Tool(
                 "bash",
@@ -134,11 +168,6 @@ class SweTools:
     def sandbox(self) -> Sandbox:
         return self._sandbox_of()
 
-    def _relative(self, path: str) -> str:
-        root = self.sandbox.workspace.rstrip("/") + "/"
-        path = path[len(root) :] if path.startswith(root) else path
-        return posixpath.normpath(path)
-
     def _read_text(self, path: str) -> str | None:
         """The file's text, None when it does not exist; `ActionError` for directories, binaries, escapes."""
         try:
@@ -147,7 +176,7 @@ class SweTools:
             return None
         except IsADirectoryError as err:
             raise ActionError(f"{path} is a directory, not a file") from err
-        except (PathEscapeError, PermissionError, NotADirectoryError) as err:
+        except (PathEscapeError, UnsafeFileError, OSError) as err:
             raise ActionError(f"cannot read {path}: {err}") from err
         try:
             return data.decode("utf-8")
@@ -156,36 +185,20 @@ class SweTools:
 
     # --- the tools ------------------------------------------------------------------------------------
     def bash(self, args: BashArgs) -> ToolResult:
-        marker = f"__prm_end_{secrets.token_hex(8)}__"
-        script = (
-            f"__prm_list() {{ {_LISTING}; }}\n"
-            "__prm_before=$(__prm_list)\n"
-            "__prm_out=$(mktemp -t .prm-output.XXXXXX)\n"
-            f'timeout -k 5 {args.timeout:g} bash -c {shlex.quote(args.command)} >"$__prm_out" 2>&1 </dev/null\n'
-            "__prm_rc=$?\n"
-            f'head -c {MAX_CAPTURED_BYTES} "$__prm_out"\n'
-            f'printf \'\\n{marker} %s %s\\n\' "$__prm_rc" "$(stat -c %s "$__prm_out")"\n'
-            'rm -f "$__prm_out"\n'
-            "diff <(printf '%s\\n' \"$__prm_before\") <(__prm_list) | sed -n 's/^[<>] \\([^\\t]*\\)\\t.*/\\1/p'"
-            " | LC_ALL=C sort -u\n"
-        )
-        result = self.sandbox.exec(script, timeout=args.timeout + 30)
-        output, found, trailer = result.stdout.rpartition(f"\n{marker} ")
-        if not found:  # the sandbox's own limit stopped the wrapper: report what came back
-            return ToolResult(
-                truncate(result.stdout + result.stderr) + f"\n[command killed: exit code {result.exit_code}]"
-            )
-        status_line, _, changes = trailer.partition("\n")
-        exit_code, size = (int(value) for value in status_line.split())
-        if size > MAX_CAPTURED_BYTES:
-            output += f"\n[... output cut: only the first {MAX_CAPTURED_BYTES} of {size} bytes were kept ...]"
-        note = f"[exit code {exit_code}]"
-        if exit_code == 124:
+        # stderr joins stdout from the first line on, so the two interleave as in a terminal
+        result = self.sandbox.exec(f"exec 2>&1\n{args.command}", timeout=args.timeout)
+        output = result.stdout + result.stderr
+        if len(output) > MAX_CAPTURED_BYTES:
+            output = output[:MAX_CAPTURED_BYTES]
+            output += f"\n[... output cut: only the first {MAX_CAPTURED_BYTES} characters were kept ...]"
+        note = f"[exit code {result.exit_code}]"
+        if result.timed_out:
             note += f" (timed out after {args.timeout:g} s)"
-        elif exit_code == 137:
-            note += f" (killed: timed out after {args.timeout:g} s, or out of memory)"
+        elif result.exit_code == 137:
+            note += " (killed, e.g. out of memory)"
         observation = f"{truncate(output.rstrip()) or '(no output)'}\n{note}"
-        return ToolResult(observation, changed_files=[line for line in changes.splitlines() if line])
+        outside = None if result.outside_writes is None else list(result.outside_writes)
+        return ToolResult(observation, info={"outside_writes": outside})
 
     def view(self, args: ViewArgs) -> ToolResult:
         try:
@@ -214,13 +227,12 @@ class SweTools:
     def _is_dir(self, path: str) -> bool:
         try:
             self.sandbox.list_dir(path)
-        except (OSError, PathEscapeError):
+        except (OSError, PathEscapeError, UnsafeFileError):
             return False
         return True
 
     def edit(self, args: EditArgs) -> ToolResult:
         text = self._read_text(args.path)
-        changed = [self._relative(args.path)]
         if args.old == "":
             if text:
                 raise ActionError(
@@ -228,9 +240,7 @@ class SweTools:
                     '(old="" only creates a file)'
                 )
             self._write(args.path, args.new)
-            return ToolResult(
-                f"Created {args.path} ({len(args.new.splitlines())} lines).", changed_files=changed
-            )
+            return ToolResult(f"Created {args.path} ({len(args.new.splitlines())} lines).")
         if text is None:
             raise ActionError(f'no such file: {args.path} (to create a file, use old="")')
         count = text.count(args.old)
@@ -253,14 +263,12 @@ class SweTools:
         lines = updated.splitlines()
         shown = range(max(1, first - 3), min(len(lines), last + 3) + 1)
         snippet = "\n".join(f"{n:>6}\t{lines[n - 1]}" for n in shown)
-        return ToolResult(
-            f"Edited {args.path}; the changed region now reads:\n{truncate(snippet)}", changed_files=changed
-        )
+        return ToolResult(f"Edited {args.path}; the changed region now reads:\n{truncate(snippet)}")
 
     def _write(self, path: str, text: str) -> None:
         try:
             self.sandbox.write_file(path, text)
-        except (PathEscapeError, PermissionError, IsADirectoryError, NotADirectoryError) as err:
+        except (PathEscapeError, UnsafeFileError, OSError) as err:
             raise ActionError(f"cannot write {path}: {err}") from err
 
     def search(self, args: SearchArgs) -> ToolResult:

@@ -1,0 +1,89 @@
+"""Who owns a sandbox: labels on its container and a note in its host directory, read by `prm clean`.
+
+A sandbox records the process that made it (host name, pid and that pid's start time, so that a reused pid
+does not count as the owner). An owner that is no longer running left the sandbox behind (it was killed
+before it could close it); `prm clean` removes such sandboxes (`left_behind_containers`,
+`left_behind_dirs`) and nothing else.
+
+Example:
+    >>> labels = owner_labels()
+    >>> labels["prm.sandbox"], owner_alive(labels)
+    ('1', True)
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from pathlib import Path
+
+import docker
+from docker.models.containers import Container
+
+SANDBOX_LABEL = "prm.sandbox"
+OWNER_FILE = "owner"
+"""The file in a sandbox's host directory holding its owner's labels (`key=value` lines)."""
+
+
+def _start_time(pid: int) -> str | None:
+    """The process's start time in clock ticks since boot (field 22 of /proc/PID/stat), None if it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat.rpartition(")")[2].split()[19]
+
+
+def owner_labels() -> dict[str, str]:
+    """The labels naming this process as the owner of a new sandbox."""
+    pid = os.getpid()
+    return {
+        SANDBOX_LABEL: "1",
+        "prm.owner.host": socket.gethostname(),
+        "prm.owner.pid": str(pid),
+        "prm.owner.start": _start_time(pid) or "",
+    }
+
+
+def owner_alive(labels: dict[str, str]) -> bool:
+    """True unless the labels name an owner on this host that is no longer running.
+
+    Sandboxes of another host, or without owner labels (made before they existed), count as alive: only
+    what is known to be left behind is ever removed."""
+    if labels.get("prm.owner.host") != socket.gethostname() or not labels.get("prm.owner.pid", "").isdigit():
+        return True
+    return _start_time(int(labels["prm.owner.pid"])) == labels.get("prm.owner.start")
+
+
+def write_owner_file(root: Path) -> None:
+    (root / OWNER_FILE).write_text("".join(f"{k}={v}\n" for k, v in owner_labels().items()))
+
+
+def read_owner_file(root: Path) -> dict[str, str]:
+    """The owner labels of a sandbox directory ({} when it has none)."""
+    try:
+        text = (root / OWNER_FILE).read_text()
+    except OSError:
+        return {}
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def left_behind_containers(client: docker.DockerClient) -> list[Container]:
+    """Sandbox containers (running or not) whose owner process on this host is no longer running."""
+    found = client.containers.list(all=True, filters={"label": SANDBOX_LABEL}, ignore_removed=True)
+    return [container for container in found if not owner_alive(container.labels)]
+
+
+def left_behind_dirs() -> list[Path]:
+    """Sandbox host directories (in the temporary directory and `$PRM_SANDBOX_DIR`) whose owner is gone."""
+    parents = {Path(tempfile.gettempdir())}
+    if os.environ.get("PRM_SANDBOX_DIR"):
+        parents.add(Path(os.environ["PRM_SANDBOX_DIR"]))
+    found = []
+    for parent in parents:
+        for root in sorted(parent.glob("prm-*-*")):
+            labels = read_owner_file(root)
+            if labels and root.is_dir() and not root.is_symlink() and not owner_alive(labels):
+                found.append(root)
+    return found
