@@ -50,6 +50,8 @@ def _value_end(segment: str) -> int:
 def parse_answer(text: str) -> list[tuple[str, str]]:
     """The `(name, value)` parts of an answer, in order; `AnswerFormatError` when there are none."""
     matches = list(_NAME.finditer(text))
+    if not matches:
+        raise AnswerFormatError("no @name[value] part found; answer in the format the question gives")
     parts = []
     for match, following in zip(matches, [*matches[1:], None], strict=True):
         segment = text[match.end() : following.start() if following else len(text)]
@@ -57,8 +59,6 @@ def parse_answer(text: str) -> list[tuple[str, str]]:
         if end < 0:
             raise AnswerFormatError(f"unclosed bracket after @{match.group(1)}[")
         parts.append((match.group(1), segment[:end].strip()))
-    if not parts:
-        raise AnswerFormatError("no @name[value] part found; answer in the format the question gives")
     return parts
 
 
