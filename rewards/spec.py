@@ -9,6 +9,7 @@ A spec is `NAME[:POSITIONAL][:KEY=VALUE[,KEY=VALUE...]]`:
 | `progress:mc[:n=4,horizon=20,prover=oracle]` | `ProgressReward(MonteCarlo)`                     |
 | `progress:value:model=PATH`            | `ProgressReward(ValueModel)` (from `prm train-value`)  |
 | `progress:checklist[:file=PATH]`       | `ProgressReward(Checklist)` (scenario's `subgoals` or a file) |
+| `progress:probe`                       | `ProgressReward(KernelProbe)` (env's `probe()` hook)   |
 | `info_gain[:scorer=evidence,redundancy=0.5]` | `InformationGain(EvidenceRecall)`                |
 | `info_gain:scorer=lm,model=NAME_OR_PATH`     | `InformationGain(LMScorer)`                      |
 | `shaping[:phi=test_pass,gamma=0.99]`   | `PotentialShaping` (phi: any progress estimator)       |
@@ -38,12 +39,13 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from prm.errors import RewardSpecError
 
-Estimator = Literal["test_pass", "mc", "value", "checklist"]
+Estimator = Literal["test_pass", "mc", "value", "checklist", "probe"]
 ESTIMATOR_PARAMS: dict[str, set[str]] = {
     "test_pass": {"tests"},
     "mc": {"n", "horizon", "prover"},
     "value": {"model"},
     "checklist": {"file"},
+    "probe": set(),
 }
 
 
@@ -120,6 +122,10 @@ class ProgressSpec(RewardSpec):
             from prm.rewards.value_model import ValueModel
 
             return ValueModel.load(self.model)
+        if self.estimator == "probe":
+            from prm.rewards.probe import KernelProbe
+
+            return KernelProbe()
         from prm.rewards.checklist import Checklist
 
         return Checklist.from_file(self.file) if self.file else Checklist()
