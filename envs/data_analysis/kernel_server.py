@@ -9,7 +9,8 @@ subprocess, reaches the reply channel by accident).
 - `{"op": "run", "code": str, "timeout": float, "cap": int}`: runs the cell in one persistent namespace (like a
   notebook cell: a final expression's repr is shown). Everything the cell writes to stdout/stderr (Python or C
   level) is merged, the first `cap` bytes kept and the rest counted. After `timeout` seconds the cell gets a
-  `KeyboardInterrupt` (SIGALRM, as SIGINT would); a cell that swallows it is killed by the host.
+  `KeyboardInterrupt` (SIGALRM, as SIGINT would); a cell that swallows it is killed by the host. Processes
+  the cell started (subprocesses, forks, background jobs) are killed when it ends.
   Reply: `{"output", "error" (None or "ExcType: message"), "truncated", "omitted", "interrupted", "duration_s"}`.
 - `{"op": "probe", "limit": int}`: a copy-on-write `os.fork()` of the kernel lists scalar values held by the
   namespace (numbers and short strings, also inside small lists, dicts, Series and DataFrames), at most
@@ -76,6 +77,19 @@ class _Output:
         os.write(1, SYNC)
         self.synced.wait(10)
         return bytes(self.kept).decode("utf-8", errors="replace"), max(0, self.total - len(self.kept))
+
+
+def _end_strays() -> None:
+    """Kills every process the cell left behind (all of the kernel's user but the kernel: `kill(-1)` spares
+    the caller) and reaps them, so a fork bomb or a background job cannot write into later cells."""
+    for _ in range(1000):  # again until none is left: a fork bomb forks while it is being killed
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:  # ESRCH: nothing left to signal
+            break
+        with contextlib.suppress(ChildProcessError):  # the kernel's own children stay zombies until reaped
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
 
 
 def _interrupt(signum, frame):
@@ -183,6 +197,7 @@ def serve(memory_bytes: int, max_processes: int) -> None:
             signal.setitimer(signal.ITIMER_REAL, 0)
             if os.getpid() != kernel_pid:  # a process the cell forked: it must never serve requests
                 os._exit(0)
+        _end_strays()
         if error is not None and error.startswith("KeyboardInterrupt"):
             interrupted = time.monotonic() - started >= float(request["timeout"]) * 0.99
         with contextlib.suppress(Exception):
