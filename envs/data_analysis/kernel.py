@@ -2,8 +2,9 @@
 
 The kernel (`prm.envs.data_analysis.kernel_server`) is started by one `docker exec` whose stdin/stdout stay
 attached to the host, so a cell costs one JSON round trip over an open socket, no process start. It runs as
-its own user (`KERNEL_UID`, not the sandbox helper's uid 1000), so code in the kernel cannot signal the
-sandbox's command helper: an agent's `os.kill(-1, 9)` kills only its own processes, never the sandbox.
+its own user (drawn from `KERNEL_UIDS` per kernel, never the sandbox helper's uid 1000 nor another sandbox's),
+so code in the kernel cannot signal the sandbox's command helper: an agent's `os.kill(-1, 9)` kills only its
+own processes, never the sandbox, and a fork bomb in one episode cannot use up another's process limit.
 
 What happens to a cell:
 - it raises: the traceback is the output, `error` names the exception, the kernel keeps its state;
@@ -27,6 +28,7 @@ from __future__ import annotations
 import contextlib
 import inspect
 import json
+import secrets
 import socket
 import struct
 import time
@@ -41,13 +43,15 @@ from prm.sandboxes.docker import DockerSandbox
 
 from . import kernel_server
 
-KERNEL_UID = 1001
-"""The kernel's user: not the sandbox helper's (1000), so the agent cannot kill the helper."""
+KERNEL_UIDS = range(200_000, 2_000_000)
+"""Each kernel runs as a user drawn from here: not the sandbox helper's (1000), so the agent cannot kill the
+helper, and not shared with other sandboxes, so its process limit (counted per user by the host kernel)
+and its `kill(-1)` reach only its own processes."""
 GRACE_S = 3.0
 """How long past its timeout a cell may take to answer the interrupt before the kernel is restarted."""
 START_TIMEOUT_S = 60.0
 MAX_PROCESSES = 64
-"""RLIMIT_NPROC of the kernel's user: a fork bomb stops here, below the container's pids limit."""
+"""RLIMIT_NPROC of the kernel's user (its own): a fork bomb stops here, below the container's pids limit."""
 REPLY_SLACK = 1 << 20
 """A reply line may exceed the output cap by this much (JSON escaping) before it counts as corrupt."""
 BOOTSTRAP = (
@@ -148,6 +152,7 @@ class Kernel:
         self.sandbox = sandbox
         self.cap = cap
         self.memory_mb = memory_mb or sandbox.limits.memory_mb
+        self.uid = KERNEL_UIDS[secrets.randbelow(len(KERNEL_UIDS))]
         self.cells: list[str] = []
         """The cells that ran to completion in the current kernel (what `replay` re-runs in a fork)."""
         self.pid: int | None = None
@@ -167,7 +172,7 @@ class Kernel:
                 self.sandbox.container_id,
                 ["python3", "-u", "-c", BOOTSTRAP],
                 stdin=True,
-                user=f"{KERNEL_UID}:{KERNEL_UID}",
+                user=f"{self.uid}:{self.uid}",
                 workdir=self.sandbox.workspace,
                 environment={"HOME": "/tmp", "LANG": "C.UTF-8", "MPLBACKEND": "Agg", **THREAD_ENV},
             )["Id"]
@@ -240,7 +245,9 @@ class Kernel:
         with contextlib.suppress(DockerException, OSError):
             for _ in range(3):  # a fork bomb may have children in flight during the first sweep
                 exec_id = self._client.api.exec_create(
-                    self.sandbox.container_id, ["/bin/bash", "-c", "kill -9 -1"], user=f"{KERNEL_UID}"
+                    self.sandbox.container_id,
+                    ["/bin/bash", "-c", "kill -9 -1"],
+                    user=f"{self.uid}:{self.uid}",
                 )["Id"]
                 self._client.api.exec_start(exec_id)
 

@@ -4,7 +4,8 @@
 whose stdin and stdout stay attached to the host; the bootstrap reads this module's source as its first line
 and calls `serve()`. Requests are JSON lines on stdin, replies JSON lines on a private copy of the original
 stdout (fd 1 and 2 are redirected to a pipe, so nothing the cell writes, even with `os.write(1, ...)` or a
-subprocess, reaches the reply channel by accident).
+subprocess, reaches the reply channel by accident). Output written at fd level is appended after the cell's
+Python-level output.
 
 - `{"op": "run", "code": str, "timeout": float, "cap": int}`: runs the cell in one persistent namespace (like a
   notebook cell: a final expression's repr is shown). Everything the cell writes to stdout/stderr (Python or C
@@ -28,55 +29,76 @@ import io
 import json
 import os
 import resource
+import select
 import signal
 import sys
 import threading
 import time
 import traceback
 
-SYNC = b"\x00prm-kernel-sync\x00"
 MAX_PROBE_STRING = 80
 
 
 class _Output:
-    """Drains the pipe behind fd 1 and 2 in a thread, keeping the first `cap` bytes of each cell's output."""
+    """Collects one cell's output, keeping the first `cap` bytes and counting the rest.
+
+    Python-level writes (`print`, tracebacks) arrive through `_Stream` objects directly; writes to fd 1 and 2
+    (`os.write`, C code, subprocesses) go to a pipe that a thread drains while the cell runs (so a flood never
+    blocks the writer) and the main thread empties at the cell's end. Both read the pipe under one lock, so
+    after `finish_cell` everything written before it is counted, with no hand-off between threads.
+    """
 
     def __init__(self, read_fd: int):
         self.read_fd = read_fd
-        self.kept = bytearray()
-        self.total = 0
-        self.cap = 0
-        self.synced = threading.Event()
-        self.tail = b""
+        os.set_blocking(read_fd, False)
+        self.lock = threading.Lock()
+        self.start_cell(0)
         threading.Thread(target=self._drain, daemon=True).start()
 
     def start_cell(self, cap: int) -> None:
         self.kept, self.total, self.cap = bytearray(), 0, cap
 
-    def _drain(self) -> None:
-        while chunk := os.read(self.read_fd, 1 << 16):
-            window = self.tail + chunk
-            at = window.find(SYNC)
-            if at >= 0:
-                self._keep(window[len(self.tail) : at] if at >= len(self.tail) else b"")
-                self.tail = b""
-                self.synced.set()
-                continue
-            self._keep(chunk)
-            self.tail = window[-len(SYNC) :]
-
-    def _keep(self, data: bytes) -> None:
+    def keep(self, data: bytes) -> None:
         self.total += len(data)
         room = self.cap - len(self.kept)
         if room > 0:
             self.kept += data[:room]
 
+    def _read_available(self) -> None:
+        with self.lock, contextlib.suppress(BlockingIOError):
+            while chunk := os.read(self.read_fd, 1 << 16):
+                self.keep(chunk)
+
+    def _drain(self) -> None:
+        while True:
+            select.select([self.read_fd], [], [])
+            self._read_available()
+
     def finish_cell(self) -> tuple[str, int]:
-        """Waits until everything written before now is drained; returns (kept text, bytes omitted)."""
-        self.synced.clear()
-        os.write(1, SYNC)
-        self.synced.wait(10)
+        """(kept text, bytes omitted) of everything the cell wrote."""
+        self._read_available()
         return bytes(self.kept).decode("utf-8", errors="replace"), max(0, self.total - len(self.kept))
+
+
+class _Stream(io.TextIOBase):
+    """`sys.stdout` / `sys.stderr` of the kernel: text straight into the cell's `_Output`."""
+
+    def __init__(self, output: _Output, fd: int):
+        self.output, self.fd = output, fd
+
+    def write(self, text: str) -> int:
+        self.output.keep(text.encode("utf-8", errors="replace"))
+        return len(text)
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    @property
+    def encoding(self) -> str:
+        return "utf-8"
 
 
 def _end_strays() -> None:
@@ -175,8 +197,7 @@ def serve(memory_bytes: int, max_processes: int) -> None:
     os.dup2(write_fd, 2)
     os.close(write_fd)
     output = _Output(read_fd)
-    sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), write_through=True)
-    sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), write_through=True)
+    sys.stdout, sys.stderr = _Stream(output, 1), _Stream(output, 2)
     signal.signal(signal.SIGALRM, _interrupt)
     namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
     requests = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
