@@ -61,23 +61,47 @@ def test_the_gold_answer_of_every_packaged_scenario_scores_one():
     assert with_solution >= 40
 
 
-def test_import_dabench_converts_files_of_the_format_and_names_bad_records(tmp_path):
-    tables = tmp_path / "tables"
-    tables.mkdir()
+def write_dabench_files(folder, **question_fields):
+    """A one-question data set in DABench's format: (questions file, labels file, tables folder)."""
+    tables = folder / "tables"
+    tables.mkdir(exist_ok=True)
     (tables / "t.csv").write_text("x,y\n1,2\n3,4\n")
     question = {"id": 7, "question": "Mean of x?", "constraints": "two decimal places", "format": "@m[v]"}
-    question |= {"file_name": "t.csv", "level": "easy", "concepts": ["Summary Statistics"]}
-    (tmp_path / "q.jsonl").write_text(json.dumps(question) + "\n")
-    (tmp_path / "l.jsonl").write_text(json.dumps({"id": 7, "common_answers": [["m", "2.00"]]}) + "\n")
+    question |= {"file_name": "t.csv", "level": "easy", "concepts": ["Summary Statistics"], **question_fields}
+    (folder / "q.jsonl").write_text(json.dumps(question) + "\n")
+    (folder / "l.jsonl").write_text(json.dumps({"id": 7, "common_answers": [["m", "2.00"]]}) + "\n")
+    return [folder / "q.jsonl", folder / "l.jsonl", tables]
+
+
+def test_import_dabench_converts_files_of_the_format(tmp_path):
     out = tmp_path / "pack"
     with Progress(disable=True) as progress:
-        written = import_dabench([tmp_path / "q.jsonl", tmp_path / "l.jsonl", tables], out, progress)
+        written = import_dabench(write_dabench_files(tmp_path), out, progress)
     scenario = load_data_scenario(written[0])
     assert scenario.id == "dabench-7" and scenario.answers == [("m", "2.00")]
     assert gzip.decompress((out / "tables" / "t.csv.gz").read_bytes()) == b"x,y\n1,2\n3,4\n"
-    (tmp_path / "q.jsonl").write_text(json.dumps(question | {"file_name": "../secret.csv"}) + "\n")
+
+
+def test_import_dabench_names_the_bad_record(tmp_path):
+    files = write_dabench_files(tmp_path, file_name="../secret.csv")
     with pytest.raises(ScenarioError, match=r"q.jsonl:1.*file_name"), Progress(disable=True) as progress:
-        import_dabench([tmp_path / "q.jsonl", tmp_path / "l.jsonl", tables], out, progress)
+        import_dabench(files, tmp_path / "pack", progress)
+    assert not (tmp_path / "pack").exists()
+
+
+@pytest.mark.docker
+def test_an_imported_question_file_runs(tmp_path):
+    with Progress(disable=True) as progress:
+        (path,) = import_dabench(write_dabench_files(tmp_path), tmp_path / "pack", progress)
+    env = gym.make("prm/data-analysis-v0", scenario=str(path))
+    try:
+        env.reset(seed=0)
+        observation, *_ = env.step(python("import pandas as pd\nround(pd.read_csv('t.csv')['x'].mean(), 2)"))
+        assert observation == "np.float64(2.0)\n"
+        _, reward, terminated, _, info = env.step(answer("@m[2]"))
+        assert terminated and reward == 1.0 and info["outcome"]["correct"]
+    finally:
+        env.close()
 
 
 @pytest.fixture(scope="module")
