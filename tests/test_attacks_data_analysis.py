@@ -101,6 +101,14 @@ def test_the_table_is_read_only_and_no_hidden_material_is_in_the_sandbox(env):
     assert found.stdout == ""
 
 
+def test_sabotaging_the_probe_gives_nothing_and_keeps_the_kernel(env):
+    step(env, "import pandas as pd\nfare = round(pd.read_csv('test_ave.csv')['Fare'].mean(), 2)")
+    assert env.unwrapped.probe() == 1.0
+    step(env, "import os\nreal_fork, os.fork = os.fork, None")
+    assert env.unwrapped.probe() == 0.0
+    assert step(env, "os.fork = real_fork\nfare")[0] == "np.float64(34.65)\n"
+
+
 def test_system_exit_does_not_end_the_kernel(env):
     step(env, "kept = 5")
     observation, _ = step(env, "raise SystemExit(3)")

@@ -157,6 +157,7 @@ class Kernel:
         """The cells that ran to completion in the current kernel (what `replay` re-runs in a fork)."""
         self.pid: int | None = None
         self._stream: _ExecStream | None = None
+        self._broken: str | None = None
         try:
             self._client = docker.from_env(timeout=60)
         except DockerException as err:
@@ -188,6 +189,9 @@ class Kernel:
     def run(self, code: str, timeout: float = 30.0) -> CellResult:
         """Runs one cell (see the module docstring for errors, timeouts and restarts)."""
         started = time.monotonic()
+        if self._broken is not None:  # said in this cell's observation, not lost silently
+            reason, self._broken = self._broken, None
+            return self._restarted(f"{reason}; this cell did not run", started)
         request = {"op": "run", "code": code, "timeout": timeout, "cap": self.cap}
         try:
             self._stream.send(request)
@@ -229,12 +233,13 @@ class Kernel:
 
     def probe(self, limit: int = 2000, timeout: float = 30.0) -> list[Any]:
         """Scalar values held by the kernel's variables, listed by a fork of the kernel (state untouched).
-        The list comes from the agent's process: treat it as untrusted (a reward signal, never a grade)."""
+        The list comes from the agent's process: treat it as untrusted (a reward signal, never a grade). A
+        kernel that does not answer gives `[]` and is restarted at the next `run`, which says so."""
         try:
             self._stream.send({"op": "probe", "limit": limit})
             values = self._stream.reply(time.monotonic() + timeout, REPLY_SLACK + limit * 100).get("values")
         except (TimeoutError, KernelDied, OSError) as err:
-            self._restarted(f"the probe failed: {err}", time.monotonic())
+            self._broken = f"the kernel stopped answering a probe ({err})"
             return []
         return values[:limit] if isinstance(values, list) else []
 
