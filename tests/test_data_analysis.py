@@ -193,3 +193,12 @@ def test_validate_accepts_a_packaged_scenario_and_reports_a_wrong_solution(tmp_p
     (tmp_path / "bad.yaml").write_text(text)
     bad = validate_scenario_file(tmp_path / "bad.yaml")
     assert not bad.ok and "solution" in bad.problem and "40.00" in bad.problem
+
+
+def test_progress_probe_is_refused_on_an_env_without_a_probe_hook():
+    from prm.errors import RewardSpecError
+    from prm.rewards.spec import apply_rewards
+    from tests.guess_env import GuessEnv
+
+    with pytest.raises(RewardSpecError, match="probe"):
+        apply_rewards(GuessEnv(), ["progress:probe"])
