@@ -9,6 +9,7 @@ A spec is `NAME[:POSITIONAL][:KEY=VALUE[,KEY=VALUE...]]`:
 | `progress:mc[:n=4,horizon=20,prover=SPEC]` | `ProgressReward(MonteCarlo)` (`prover=` last) |
 | `progress:value:model=PATH`            | `ProgressReward(ValueModel)` (from `prm train-value`)  |
 | `progress:checklist[:file=PATH]`       | `ProgressReward(Checklist)` (scenario's `subgoals` or a file) |
+| `progress:probe`                       | `ProgressReward(KernelProbe)` (env's `probe()` hook)   |
 | `info_gain[:scorer=evidence,redundancy=0.5]` | `InformationGain(EvidenceRecall)`                |
 | `info_gain:scorer=lm,model=NAME_OR_PATH[,form=igpo]` | `InformationGain(LMScorer)`              |
 | `shaping[:phi=test_pass,gamma=0.99]`   | `PotentialShaping` (phi: any progress estimator)       |
@@ -41,7 +42,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from prm.errors import RewardSpecError
 from prm.rewards.provers import prover_from_spec
 
-Estimator = Literal["test_pass", "mc", "value", "checklist"]
+Estimator = Literal["test_pass", "mc", "value", "checklist", "probe"]
 TRAILING = "prover"
 """The parameter whose value is the rest of the spec text (an agent spec, which may hold ':' and ',')."""
 ESTIMATOR_PARAMS: dict[str, set[str]] = {
@@ -49,6 +50,7 @@ ESTIMATOR_PARAMS: dict[str, set[str]] = {
     "mc": {"n", "horizon", "prover"},
     "value": {"model"},
     "checklist": {"file"},
+    "probe": set(),
 }
 
 
@@ -130,6 +132,10 @@ class ProgressSpec(RewardSpec):
             from prm.rewards.value_model import ValueModel
 
             return ValueModel.load(self.model)
+        if self.estimator == "probe":
+            from prm.rewards.probe import KernelProbe
+
+            return KernelProbe()
         from prm.rewards.checklist import Checklist
 
         return Checklist.from_file(self.file) if self.file else Checklist()
