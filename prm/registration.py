@@ -20,6 +20,7 @@ FAMILY_PACKAGES: tuple[str, ...] = (
     # a family adds its line here when it lands
     "prm.envs.search_qa",
     "prm.envs.swe",
+    "prm.envs.web",
 )
 
 

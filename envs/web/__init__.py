@@ -1,0 +1,38 @@
+"""`prm/web-v0`: web tasks in a real headless Chromium (Debian's) through Playwright.
+
+>>> import gymnasium as gym, prm
+>>> env = gym.make("prm/web-v0", scenario="miniwob.click-button")
+>>> observation, info = env.reset(seed=0)
+>>> "button" in observation
+True
+>>> env.close()
+
+See `prm.envs.web.env` for the tools, observation, outcome and fork, `.page_text` for the accessibility tree
+and its ids, `.browser` for the shared browser, `.server` for the loopback page server, `.scenario` for the
+scenario format (MiniWoB++ tasks and authored apps), `.oracle` for the scripted solutions, `.validate` for
+`prm scenario validate`, `.bench` for `prm bench web`.
+"""
+
+from prm.family import Family, lazy_exports
+
+FAMILY = Family(
+    name="web",
+    env_id="prm/web-v0",
+    env="prm.envs.web.env:WebEnv",
+    loader="prm.envs.web.scenario:load_scenario_file",
+    validator="prm.envs.web.validate:validate_scenario_file",
+    benches={"web": "prm.envs.web.cli:bench"},
+)
+
+__all__ = ["FAMILY", "SharedBrowser", "PageServer", "WebEnv", "WebScenario", "oracle_actions", "read_page"]
+__getattr__ = lazy_exports(
+    __name__,
+    {
+        "SharedBrowser": ".browser",
+        "PageServer": ".server",
+        "WebEnv": ".env",
+        "WebScenario": ".scenario",
+        "oracle_actions": ".oracle",
+        "read_page": ".page_text",
+    },
+)

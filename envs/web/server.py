@@ -1,0 +1,89 @@
+"""The loopback HTTP server that serves every page an env may open: the MiniWoB++ task pages (from the
+PyPI `miniwob` package) under `/miniwob/`, and the authored apps (`scenarios/web/apps/`) under `/apps/`.
+
+One server per process, on 127.0.0.1 and a free port, static files only; scenario files (with their success
+checks and oracles) live outside the served folders, so no page can read them.
+
+>>> import urllib.request
+>>> server = PageServer.get()
+>>> server.url("/apps/todo/index.html").startswith("http://127.0.0.1:")
+True
+>>> urllib.request.urlopen(server.url("/apps/todo/index.html")).status
+200
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import ClassVar
+
+from prm.scenario import packaged_scenarios
+
+
+def miniwob_root() -> Path:
+    """The folder of MiniWoB++ HTML that the `miniwob` package ships (`core/`, `common/`, `miniwob/`)."""
+    import miniwob
+
+    return Path(miniwob.__file__).parent / "html"
+
+
+def apps_root() -> Path:
+    return packaged_scenarios("web") / "apps"
+
+
+class _Handler(SimpleHTTPRequestHandler):
+    """Static files from the mount a path starts with; anything else is 404 (no directory listings)."""
+
+    mounts: ClassVar[dict[str, Path]] = {}
+
+    def translate_path(self, path: str) -> str:
+        prefix, _, rest = path.lstrip("/").partition("/")
+        root = self.mounts.get(prefix)
+        if root is None:
+            return str(Path(os.devnull) / "missing")
+        self.directory = str(root)
+        return super().translate_path("/" + rest)
+
+    def guess_type(self, path: str | os.PathLike) -> str:
+        kind = super().guess_type(path)
+        return f"{kind}; charset=utf-8" if kind.startswith("text/") or kind.endswith("javascript") else kind
+
+    def list_directory(self, path: str | os.PathLike) -> None:
+        self.send_error(404, "no listings")
+        return None
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the base class's name
+        pass
+
+
+class PageServer:
+    """The process's page server (started on first use, a daemon thread)."""
+
+    _instance: ClassVar[PageServer | None] = None
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self) -> None:
+        mounts = {"miniwob": miniwob_root(), "apps": apps_root()}
+        handler = type("PageHandler", (_Handler,), {"mounts": mounts})
+        self._pid = os.getpid()
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd.daemon_threads = True
+        threading.Thread(target=self._httpd.serve_forever, name="prm-web-pages", daemon=True).start()
+
+    @classmethod
+    def get(cls) -> PageServer:
+        with cls._lock:
+            if cls._instance is None or cls._instance._pid != os.getpid():
+                cls._instance = cls()
+            return cls._instance
+
+    @property
+    def origin(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def url(self, path: str) -> str:
+        return self.origin + "/" + path.lstrip("/")
