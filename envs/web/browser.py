@@ -22,6 +22,7 @@ with `CHROMIUM_FLAGS`. A browser that died is relaunched on the next `context()`
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import threading
@@ -48,7 +49,9 @@ def chromium_path() -> str:
     """Debian's Chromium (or `$PRM_CHROMIUM`); a clear error when it is missing."""
     path = os.environ.get("PRM_CHROMIUM") or shutil.which("chromium")
     if not path:
-        raise SandboxError("Chromium not found: run scripts/setup.sh (Debian package 'chromium') or set PRM_CHROMIUM")
+        raise SandboxError(
+            "Chromium not found: run scripts/setup.sh (Debian package 'chromium') or set PRM_CHROMIUM"
+        )
     return path
 
 
@@ -104,10 +107,8 @@ class SharedBrowser:
 
     @staticmethod
     async def _close_quietly(browser: Browser) -> None:
-        try:
+        with contextlib.suppress(Exception):  # a dead browser may fail to close; it is being replaced
             await browser.close()
-        except Exception:  # noqa: BLE001 - a dead browser may fail to close; it is being replaced
-            pass
 
     def context(self, **options: Any) -> BrowserContext:
         """A new browser context (`options`: Playwright's `new_context` arguments); relaunches a dead browser."""

@@ -38,6 +38,7 @@ their problem in memory, so their forks re-create it instead: the same seed and 
 
 from __future__ import annotations
 
+import contextlib
 import re
 import secrets
 from collections.abc import Awaitable, Callable
@@ -185,7 +186,9 @@ class WebEnv(PrmEnv):
 
     def _open_episode(self, storage_state: dict | None) -> _Episode:
         width, height = self.viewport
-        context = self._browser.context(viewport={"width": width, "height": height}, storage_state=storage_state)
+        context = self._browser.context(
+            viewport={"width": width, "height": height}, storage_state=storage_state
+        )
         episode = _Episode(context=context, pages=[])
 
         async def setup() -> None:
@@ -244,10 +247,9 @@ class WebEnv(PrmEnv):
     def _close_episode(self) -> None:
         episode, self._episode = self._episode, None
         if episode is not None and self._browser.connected:
-            try:
+            # a context that died with its browser has nothing left to close
+            with contextlib.suppress(PlaywrightError, SandboxError):
                 self._browser.call(episode.context.close, timeout=30)
-            except (PlaywrightError, SandboxError):
-                pass  # the context died with its browser; nothing is left to close
 
     def close(self) -> None:
         self._close_episode()
@@ -309,7 +311,8 @@ class WebEnv(PrmEnv):
         if goal is not None:
             self._goal = goal
         tab_text = "; ".join(
-            f"[{i}]{' (active)' if i == episode.active else ''} {title!r} {url}" for i, (title, url) in enumerate(tabs)
+            f"[{i}]{' (active)' if i == episode.active else ''} {title!r} {url}"
+            for i, (title, url) in enumerate(tabs)
         )
         lines = [f"Goal: {self._goal}", f"URL: {view.url}", f"Title: {view.title}", f"Tabs: {tab_text}"]
         if error:
@@ -323,14 +326,21 @@ class WebEnv(PrmEnv):
     def _tools(self) -> list[Tool]:
         return [
             Tool("click", "Click the element with this id.", IdArgs, self._click),
-            Tool("fill", "Type text into the field with this id (replaces its content).", FillArgs, self._fill),
+            Tool(
+                "fill", "Type text into the field with this id (replaces its content).", FillArgs, self._fill
+            ),
             Tool("select", "Choose an option of the drop-down with this id.", SelectArgs, self._select),
             Tool("hover", "Move the mouse over the element with this id.", IdArgs, self._hover),
             Tool("press", "Press a key or chord on the focused element, e.g. Enter.", PressArgs, self._press),
             Tool("scroll", "Scroll the page up, down, left or right.", ScrollArgs, self._scroll),
             Tool("goto", "Open a URL of this site (other sites are refused).", GotoArgs, self._goto),
             Tool("go_back", "Go back one page in this tab's history.", NoArgs, self._go_back),
-            Tool("switch_tab", "Make the tab with this index (see Tabs) the active one.", TabArgs, self._switch_tab),
+            Tool(
+                "switch_tab",
+                "Make the tab with this index (see Tabs) the active one.",
+                TabArgs,
+                self._switch_tab,
+            ),
             Tool("answer", "Give the final answer in text; ends the episode.", AnswerArgs, self._answer),
             Tool("noop", "Do nothing (let the page move on).", NoArgs, self._noop),
         ]
