@@ -64,6 +64,8 @@ from prm.tools import ActionError, Tool, ToolResult
 MINIWOB_EPISODE_MS = 1_000_000_000
 """MiniWoB's own episode timer, pushed out of reach: the step budget bounds an episode, not the wall clock."""
 MAX_ANSWER_CHARS = 500
+APP_FINISH = "When you are finished, call answer (with the answer if the goal asks for one, else 'done')."
+"""Apps do not end by themselves: the agent says when it is done, and the grader reads the app's state."""
 
 
 class IdArgs(BaseModel):
@@ -235,7 +237,7 @@ class WebEnv(PrmEnv):
             field = "miniwob" if scenario.miniwob else "app"
             raise ScenarioError(self.scenario_ref, field, f"page {scenario.page_path} not served ({status})")
         if scenario.miniwob is None:
-            return scenario.goal
+            return f"{scenario.goal} {APP_FINISH}"
         episode.token = secrets.token_hex(8)
         await episode.page.evaluate(
             """([seed, ms, token]) => { Math.seedrandom(seed); core.EPISODE_MAX_TIME = ms;

@@ -35,7 +35,7 @@ WALK_JS = r"""
   const INPUT_ROLES = {checkbox: "checkbox", radio: "radio", button: "button", submit: "button",
     reset: "button", range: "slider", image: "button"};
   const FROM_CONTENT = new Set(["button", "link", "option", "heading", "tab", "menuitem", "treeitem", "cell",
-    "columnheader", "label", "paragraph", "listitem"]);
+    "columnheader", "label", "paragraph", "listitem", "status", "alert"]);
   const INTERACTIVE = new Set(["button", "link", "combobox", "textbox", "option", "checkbox", "radio",
     "slider", "tab", "menuitem", "treeitem", "switch", "searchbox", "spinbutton", "listbox", "canvas"]);
   const SKIP = new Set(["SCRIPT", "STYLE", "NOSCRIPT", "TEMPLATE", "HEAD", "META", "LINK"]);
