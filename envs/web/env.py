@@ -128,6 +128,10 @@ class _Episode:
         return self.pages[self.active]
 
 
+async def _nothing(page: Page) -> None:
+    """The action of `noop`: the page is observed again, nothing else."""
+
+
 def _normalize(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip().casefold()
 
@@ -406,7 +410,7 @@ class WebEnv(PrmEnv):
         return ToolResult(f"Answer recorded: {args.text}", done=True)
 
     def _noop(self, args: NoArgs) -> ToolResult:
-        return self._act(lambda page: page.wait_for_timeout(100))
+        return self._act(_nothing)
 
     # --- outcome -----------------------------------------------------------------------------------
     def _grade(self) -> dict[str, Any]:
