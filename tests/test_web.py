@@ -183,7 +183,9 @@ def test_fork_carries_storage_and_url_and_is_independent_afterwards():
             assert fork._last_observation.split("\n")[1] == observation.split("\n")[1]  # same URL
             assert "combobox 'Language' value='French'" in fork._last_observation  # saved state came along
             assert fork.history == env.history and fork._steps == env._steps
-            language = next(n for n in parse_tree(fork._last_observation) if n.name == "Language")
+            language = next(
+                n for n in parse_tree(fork._last_observation) if n.role == "combobox" and n.name == "Language"
+            )
             save = next(n for n in parse_tree(fork._last_observation) if n.name == "Save changes")
             fork.step(act("select", id=language.id, option="German"))
             fork.step(act("click", id=save.id))
