@@ -108,7 +108,6 @@ WALK_JS = r"""
     }
   };
   if (document.body) walk(document.body, 0);
-  if (total > maxChars) lines.push("... (page text cut at " + maxChars + " characters)");
   return {tree: lines.join("\n"), title: document.title, url: location.href};
 }
 """
@@ -130,7 +129,10 @@ async def read_page(page: Page, max_chars: int = 20_000) -> PageView:
             raise
         await page.wait_for_load_state("load")
         data = await page.evaluate(WALK_JS, max_chars)
-    return PageView(tree=data["tree"], title=data["title"], url=data["url"])
+    tree = data["tree"]
+    if len(tree) > max_chars:  # the walk stops soon after the limit; the cut is exact here
+        tree = tree[:max_chars].rsplit("\n", 1)[0] + f"\n... (page text cut at {max_chars} characters)"
+    return PageView(tree=tree, title=data["title"], url=data["url"])
 
 
 def id_selector(element_id: int) -> str:
