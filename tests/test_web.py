@@ -222,3 +222,26 @@ def test_fork_of_a_miniwob_episode_replays_it_on_the_same_seed():
         assert env._episode.miniwob_raw_reward is None  # the original did not move
     finally:
         env.close()
+
+
+def test_bad_scenario_files_name_file_field_and_reason(tmp_path):
+    from prm.errors import ScenarioError
+
+    both = tmp_path / "both.yaml"
+    both.write_text("id: x\nminiwob: click-test\napp: todo\n")
+    with pytest.raises(ScenarioError, match="both.yaml: field '<root>'.*exactly one of"):
+        WebEnv(str(both))
+    no_oracle = tmp_path / "no-oracle.yaml"
+    no_oracle.write_text("id: x\napp: todo\ngoal: g\nsuccess: 'true'\n")
+    with pytest.raises(ScenarioError, match="needs an oracle"):
+        WebEnv(str(no_oracle))
+    missing = tmp_path / "missing.yaml"
+    missing.write_text("id: x\nminiwob: no-such-task\n")
+    env = WebEnv(str(missing))
+    try:
+        with pytest.raises(
+            ScenarioError, match="field 'miniwob': page /miniwob/miniwob/no-such-task.html not served"
+        ):
+            env.reset(seed=0)
+    finally:
+        env.close()
