@@ -156,9 +156,13 @@ def _arithmetic(goal: str, nodes: list[Node]) -> str:
 
 
 def _algebra(goal: str, nodes: list[Node]) -> str:
-    equation = next(n.name for n in nodes if re.fullmatch(r"x [-+] \d+ = -?\d+", n.name))
-    _, op, b, _, c = equation.split()
-    return str(int(c) - int(b) if op == "+" else int(c) + int(b))
+    """`x + b = c`, `x - b = c` or `b + x = c`, `b - x = c`."""
+    equation = next(n.name for n in nodes if re.fullmatch(r"(x|-?\d+) [-+] (x|-?\d+) = -?\d+", n.name))
+    left, op, right, _, c = equation.split()
+    total = int(c)
+    if left == "x":
+        return str(total - int(right) if op == "+" else total + int(right))
+    return str(total - int(left) if op == "+" else int(left) - total)
 
 
 def _table_value(goal: str, nodes: list[Node]) -> str:
@@ -229,6 +233,8 @@ class Oracle:
             return next(self._steps)
         except StopIteration:
             raise LookupError("the oracle has no more actions") from None
+        except (ValueError, IndexError, AttributeError, RuntimeError) as err:
+            raise LookupError(f"the oracle cannot read this page: {err!r}") from err
 
     def _plan(self) -> Iterator[str]:
         if self.scenario.miniwob is not None:
