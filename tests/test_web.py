@@ -245,3 +245,15 @@ def test_bad_scenario_files_name_file_field_and_reason(tmp_path):
             env.reset(seed=0)
     finally:
         env.close()
+
+
+def test_a_page_that_does_not_load_in_time_is_a_clear_observation_not_an_infra_error():
+    env = WebEnv("app.todo-update")
+    try:
+        env.reset(seed=0)
+        env.load_timeout_ms = 1
+        text, _, terminated, truncated, info = env.step(act("goto", url="/apps/shop/index.html"))
+        assert "Last action error:" in text and "Timeout 1ms exceeded" in text
+        assert not info["infra_error"] and not terminated and not truncated
+    finally:
+        env.close()

@@ -392,7 +392,7 @@ class WebEnv(PrmEnv):
             url = self._server.url(url)
         if not self._allowed(url):
             raise ActionError(f"navigation refused: only pages of {self._server.origin}/ can be opened")
-        return self._act(lambda page: page.goto(url, wait_until="load"))
+        return self._act(lambda page: page.goto(url, wait_until="load", timeout=self.load_timeout_ms))
 
     def _go_back(self, args: NoArgs) -> ToolResult:
         return self._act(lambda page: page.go_back(wait_until="load"))

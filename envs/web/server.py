@@ -15,6 +15,7 @@ True
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -59,6 +60,15 @@ class _Handler(SimpleHTTPRequestHandler):
         pass
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: object, client_address: tuple) -> None:
+        """A browser that closes a page mid-transfer (a context closed at reset) is normal, not an error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
 class PageServer:
     """The process's page server (started on first use, a daemon thread)."""
 
@@ -69,8 +79,7 @@ class PageServer:
         mounts = {"miniwob": miniwob_root(), "apps": apps_root()}
         handler = type("PageHandler", (_Handler,), {"mounts": mounts})
         self._pid = os.getpid()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._httpd.daemon_threads = True
+        self._httpd = _QuietServer(("127.0.0.1", 0), handler)
         threading.Thread(target=self._httpd.serve_forever, name="prm-web-pages", daemon=True).start()
 
     @classmethod
