@@ -1,11 +1,9 @@
 """`prm/web-v0`: web tasks in a real headless Chromium (Debian's) through Playwright.
 
->>> import gymnasium as gym, prm
->>> env = gym.make("prm/web-v0", scenario="miniwob.click-button")
->>> observation, info = env.reset(seed=0)
->>> "button" in observation
-True
->>> env.close()
+>>> from prm.envs.web.env import WebEnv
+>>> ids = WebEnv.scenario_ids()
+>>> sum(i.startswith("miniwob.") for i in ids) >= 30, sum(i.startswith("app.") for i in ids) >= 5
+(True, True)
 
 See `prm.envs.web.env` for the tools, observation, outcome and fork, `.page_text` for the accessibility tree
 and its ids, `.browser` for the shared browser, `.server` for the loopback page server, `.scenario` for the

@@ -27,10 +27,11 @@ import os
 import shutil
 import threading
 from collections.abc import Awaitable, Callable
-from typing import Any, ClassVar, TypeVar
+from typing import Any, TypeVar
 
 from playwright.async_api import Browser, BrowserContext, Playwright, async_playwright
 
+from prm.envs.web.server import per_process
 from prm.errors import SandboxError
 
 T = TypeVar("T")
@@ -58,9 +59,6 @@ def chromium_path() -> str:
 class SharedBrowser:
     """The process's browser and the event-loop thread that owns every Playwright object."""
 
-    _instance: ClassVar[SharedBrowser | None] = None
-    _instance_lock: ClassVar[threading.Lock] = threading.Lock()
-
     def __init__(self) -> None:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="prm-web-browser", daemon=True)
@@ -68,15 +66,11 @@ class SharedBrowser:
         self._playwright: Playwright | None = None
         self._browser: Browser | None = None
         self._launch_lock = threading.Lock()
-        self._pid = os.getpid()
 
     @classmethod
     def get(cls) -> SharedBrowser:
         """The process-wide instance (created on first use; a forked child process gets its own)."""
-        with cls._instance_lock:
-            if cls._instance is None or cls._instance._pid != os.getpid():
-                cls._instance = cls()
-            return cls._instance
+        return per_process(cls)
 
     def call(self, coro_fn: Callable[[], Awaitable[T]], timeout: float = CALL_TIMEOUT_S) -> T:
         """Runs `coro_fn()` on the browser's loop and returns its result (its exception is re-raised here)."""

@@ -14,14 +14,29 @@ True
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeVar
 
 from prm.scenario import packaged_scenarios
+
+T = TypeVar("T")
+_instance_lock = threading.Lock()
+
+
+@functools.cache
+def _instance(cls: type[T], pid: int) -> T:
+    return cls()
+
+
+def per_process(cls: type[T]) -> T:
+    """One instance of `cls` per OS process (a child made by fork() must not share its parent's threads)."""
+    with _instance_lock:
+        return _instance(cls, os.getpid())
 
 
 def miniwob_root() -> Path:
@@ -72,22 +87,16 @@ class _QuietServer(ThreadingHTTPServer):
 class PageServer:
     """The process's page server (started on first use, a daemon thread)."""
 
-    _instance: ClassVar[PageServer | None] = None
-    _lock: ClassVar[threading.Lock] = threading.Lock()
-
     def __init__(self) -> None:
         mounts = {"miniwob": miniwob_root(), "apps": apps_root()}
         handler = type("PageHandler", (_Handler,), {"mounts": mounts})
-        self._pid = os.getpid()
         self._httpd = _QuietServer(("127.0.0.1", 0), handler)
         threading.Thread(target=self._httpd.serve_forever, name="prm-web-pages", daemon=True).start()
 
     @classmethod
     def get(cls) -> PageServer:
-        with cls._lock:
-            if cls._instance is None or cls._instance._pid != os.getpid():
-                cls._instance = cls()
-            return cls._instance
+        """The process-wide instance (started on first use; a forked child process gets its own)."""
+        return per_process(cls)
 
     @property
     def origin(self) -> str:
