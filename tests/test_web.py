@@ -257,3 +257,16 @@ def test_a_page_that_does_not_load_in_time_is_a_clear_observation_not_an_infra_e
         assert not info["infra_error"] and not terminated and not truncated
     finally:
         env.close()
+
+
+@pytest.mark.parametrize("sid", ["miniwob.enter-password", "app.todo-update"])
+def test_oracle_agent_plays_the_envs_own_solution(sid):
+    from prm.agents import OracleAgent
+    from prm.rollout import run_episode
+
+    env = gym.make("prm/web-v0", scenario=sid)
+    try:
+        trajectory = run_episode(env, OracleAgent(), seed=4)
+        assert trajectory.outcome.outcome["reward"] == 1.0 and trajectory.steps[-1].terminated
+    finally:
+        env.close()

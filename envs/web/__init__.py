@@ -22,7 +22,7 @@ FAMILY = Family(
     benches={"web": "prm.envs.web.cli:bench"},
 )
 
-__all__ = ["FAMILY", "SharedBrowser", "PageServer", "WebEnv", "WebScenario", "oracle_actions", "read_page"]
+__all__ = ["FAMILY", "SharedBrowser", "PageServer", "WebEnv", "WebScenario", "read_page", "solve"]
 __getattr__ = lazy_exports(
     __name__,
     {
@@ -30,7 +30,7 @@ __getattr__ = lazy_exports(
         "PageServer": ".server",
         "WebEnv": ".env",
         "WebScenario": ".scenario",
-        "oracle_actions": ".oracle",
         "read_page": ".page_text",
+        "solve": ".oracle",
     },
 )

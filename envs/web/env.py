@@ -53,6 +53,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from prm.env import PrmEnv
 from prm.envs.web.browser import SharedBrowser
+from prm.envs.web.oracle import play
 from prm.envs.web.page_text import id_selector, read_page
 from prm.envs.web.scenario import WebScenario, load_scenario_file
 from prm.envs.web.server import PageServer
@@ -456,6 +457,15 @@ class WebEnv(PrmEnv):
         if self.scenario.answer is None:
             raise NotImplementedError(f"scenario {self.scenario.id} has no gold answer")
         return self.scenario.answer
+
+    def oracle_actions(self) -> list[str]:
+        """The scripted solution from the current state (for `OracleAgent`): the oracle plays it in a fork, since
+        element ids are only known once the pages show them; the same actions then solve this episode."""
+        fork = self.fork()
+        try:
+            return play(fork, fork._last_observation)[0]
+        finally:
+            fork.close()
 
     def fork(self) -> WebEnv:
         """A new env at this state (see the module docstring for what a context carries)."""

@@ -248,21 +248,22 @@ class Oracle:
             yield action(step.tool, **args)
 
 
-def solve(env: Any, seed: int | None = 0) -> dict[str, Any]:
-    """Runs the oracle on a fresh episode of `env` (a `WebEnv`, possibly wrapped); returns the final `info`."""
-    base = env.unwrapped
-    observation, _ = env.reset(seed=seed)
-    oracle = Oracle(base.scenario)
+def play(env: Any, observation: Any) -> tuple[list[str], dict[str, Any]]:
+    """Plays the oracle on `env` (a `WebEnv`, possibly wrapped) from `observation` to the episode's end;
+    returns the actions taken and the final `info`."""
+    oracle = Oracle(env.unwrapped.scenario)
+    actions: list[str] = []
     info: dict[str, Any] = {}
     done = False
     while not done:
         text = observation["text"] if isinstance(observation, dict) else observation
-        observation, _, terminated, truncated, info = env.step(oracle.next_action(text))
+        actions.append(oracle.next_action(text))
+        observation, _, terminated, truncated, info = env.step(actions[-1])
         done = terminated or truncated
-    return info
+    return actions, info
 
 
-def oracle_actions(env: Any, seed: int | None = 0) -> list[str]:
-    """The actions the oracle takes on a fresh episode of `env` (replayable with the same seed)."""
-    solve(env, seed)
-    return [taken for taken, _ in env.unwrapped.history]
+def solve(env: Any, seed: int | None = 0) -> dict[str, Any]:
+    """Runs the oracle on a fresh episode of `env`; returns the final `info`."""
+    observation, _ = env.reset(seed=seed)
+    return play(env, observation)[1]
