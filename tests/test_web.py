@@ -259,7 +259,7 @@ def test_a_page_that_does_not_load_in_time_is_a_clear_observation_not_an_infra_e
         env.close()
 
 
-@pytest.mark.parametrize("sid", ["miniwob.enter-password", "app.todo-update"])
+@pytest.mark.parametrize("sid", ["miniwob.enter-password", "app.shop-checkout"])
 def test_oracle_agent_plays_the_envs_own_solution(sid):
     from prm.agents import OracleAgent
     from prm.rollout import run_episode

@@ -281,6 +281,8 @@ class WebEnv(PrmEnv):
             nonlocal error
             try:
                 await action(episode.page)
+                # a navigation the action started: observe the new page once its scripts have run
+                await episode.page.wait_for_load_state("load", timeout=self.load_timeout_ms)
             except PlaywrightError as err:
                 if episode.crashed or not self._browser.connected or episode.page.is_closed():
                     raise
