@@ -2,6 +2,7 @@
 be tricked into an infrastructure error or an easier MiniWoB instance, caps what a page can flood, and
 reports a killed browser as an infrastructure failure that the next reset recovers from."""
 
+import asyncio
 import json
 import os
 import signal
@@ -163,5 +164,26 @@ def test_killed_browser_is_an_infra_error_and_the_next_reset_recovers():
         assert info["outcome"]["reward"] is None
         info = solve(env, seed=0)
         assert info["outcome"]["reward"] == 1.0 and SharedBrowser.get().connected
+    finally:
+        env.close()
+
+
+def test_crashed_page_is_an_infra_error_and_the_next_reset_recovers():
+    env = WebEnv("miniwob.click-test")
+    try:
+        env.reset(seed=0)
+        episode = env._episode
+
+        async def crash():
+            session = await episode.context.new_cdp_session(episode.page)
+            crashed = asyncio.ensure_future(episode.page.wait_for_event("crash", timeout=60_000))
+            request = asyncio.ensure_future(session.send("Page.crash"))  # never answered: the renderer dies
+            await crashed
+            request.cancel()
+
+        env._browser.call(crash)
+        _, _, terminated, truncated, info = env.step(act("noop"))
+        assert info["infra_error"] and truncated and not terminated
+        assert solve(env, seed=0)["outcome"]["reward"] == 1.0
     finally:
         env.close()
