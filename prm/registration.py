@@ -21,6 +21,7 @@ FAMILY_PACKAGES: tuple[str, ...] = (
     "prm.envs.data_analysis",
     "prm.envs.search_qa",
     "prm.envs.swe",
+    "prm.envs.web",
 )
 
 
