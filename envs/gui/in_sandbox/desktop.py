@@ -98,6 +98,7 @@ class Desktop:
                 stderr=logs,
             )
             self.wm = subprocess.Popen(["openbox"], env=self.env, stdout=logs, stderr=logs)
+        os.environ.update(self.env)  # this server's own AT-SPI client needs the session bus too
         self._wait(lambda: self._prop(self.root, "_NET_SUPPORTING_WM_CHECK") is not None, 30, "openbox")
         self.apps = {}
         self.reported = set()
