@@ -79,7 +79,7 @@ def test_observation_has_screenshot_windows_and_accessibility_tree(env):
     text = obs["text"]
     assert "Hello, world" in text and "type(text)" in text  # the instruction and the tool manual
     assert "notes.txt" in text and "[focused]" in text
-    assert "Accessibility tree" in text and "[e1]" in text and "menu item 'File'" in text
+    assert "Accessibility tree" in text and "[e1]" in text and "menu 'File'" in text
 
 
 def test_oracle_solves_and_checklist_progress_moves(env):
@@ -123,7 +123,7 @@ def test_bad_actions_are_invalid_with_an_explanation(env, action, message):
 
 def test_click_by_element_id(env):
     obs, _ = env.reset(seed=0)
-    line = next(line for line in obs["text"].splitlines() if "menu item 'File'" in line)
+    line = next(line for line in obs["text"].splitlines() if "menu 'File'" in line)
     element = line.split("[")[1].split("]")[0]
     obs, _, _, _, info = env.step(call("click", id=element))
     assert info["error"] is None

@@ -1,9 +1,10 @@
 """The host side of the desktop in a sandbox: start it, send it actions, decode its observations.
 
 `Desktop(sandbox)` sends the desktop server's source (`in_sandbox/desktop.py`) into the sandbox and starts it in
-the background (Xvfb, a session D-Bus for AT-SPI, openbox); every later request is one short client command
-through the sandbox's `exec` channel that talks to the server over a unix socket in the sandbox's `/tmp`, so no
-host code touches a path inside the sandbox. The GUI image (`gui_image()`) is the Debian base image with the
+the background (Xvfb, a session D-Bus for AT-SPI, openbox); every later request is one short shell command
+through the sandbox's `exec` channel (`printf` into the server's request pipe, `cat` of its reply pipe, both in
+the sandbox's private `/tmp`), so no host code touches a path inside the sandbox and no interpreter starts per
+step. The GUI image (`gui_image()`) is the Debian base image with the
 desktop's packages added, cached by content hash like every image (`prm.sandboxes.images`).
 
 A reply `{"invalid": ...}` becomes `ActionError` (the agent's mistake); a dead display, a server that stops
@@ -56,15 +57,8 @@ GUI_PACKAGES = (
 """Debian packages of the GUI image, on top of the base image's (no recommends: debootstrap installs Depends)."""
 WIDTH, HEIGHT = 800, 600
 SERVER_SOURCE = (Path(__file__).parent / "in_sandbox" / "desktop.py").read_text(encoding="utf-8")
-CLIENT = (
-    "import socket, sys\n"
-    "s = socket.socket(socket.AF_UNIX)\n"
-    "s.connect('/tmp/prm-gui.sock')\n"
-    "s.sendall(sys.argv[1].encode() + b'\\n')\n"
-    "while chunk := s.recv(1 << 16):\n"
-    "    sys.stdout.buffer.write(chunk)\n"
-)
-"""The client command's program (python3 -S: no site import, a few milliseconds)."""
+REQUESTS, REPLIES = "/tmp/prm-gui.requests", "/tmp/prm-gui.replies"
+"""The desktop server's named pipes in the sandbox's private /tmp."""
 START_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 60.0
 
@@ -147,12 +141,18 @@ class Desktop:
     def _send(
         self, request: dict[str, Any], timeout: float = REQUEST_TIMEOUT_S, missing_ok: bool = False
     ) -> dict[str, Any] | None:
-        command = f"python3 -S -c {shlex.quote(CLIENT)} {shlex.quote(json.dumps(request))}"
-        result = self.sandbox.exec(command, timeout=timeout)
+        command = (
+            f"[ -p {REPLIES} ] || exit 3; exec 3<>{REQUESTS}; printf '%s\\n' {shlex.quote(json.dumps(request))} >&3; "
+            f"exec timeout {timeout:g} cat {REPLIES}"
+        )
+        result = self.sandbox.exec(command, timeout=timeout + 5)
+        if result.exit_code == 3 and missing_ok:
+            return None
         if result.exit_code != 0 or not result.stdout:
-            if missing_ok:
-                return None
-            raise SandboxError(f"the desktop server is gone ({result.stderr.strip()[-300:] or 'no reply'})")
+            why = (
+                "no reply in time" if result.exit_code == 124 else result.stderr.strip()[-300:] or "no reply"
+            )
+            raise SandboxError(f"the desktop server is gone ({why})")
         try:
             reply = json.loads(result.stdout)
         except ValueError as err:

@@ -53,7 +53,7 @@ from prm.sandboxes.docker import DockerSandbox
 from prm.spaces import Unicode
 from prm.tools import Tool
 
-GUI_LIMITS = SandboxLimits(memory_mb=2048, pids=512)
+GUI_LIMITS = SandboxLimits(memory_mb=2048, pids=512, cpus=2.0)
 
 
 class GuiEnv(PrmEnv):

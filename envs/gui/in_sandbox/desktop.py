@@ -2,8 +2,8 @@
 GUI image's python3 with python3-xlib, python3-pil and python3-pyatspi, and is never imported on the host).
 
 It starts the display (Xvfb), a session D-Bus (for AT-SPI), the window manager (openbox), and then answers one
-JSON request per connection on the unix socket `/tmp/prm-gui.sock` (the host's client is `CLIENT` in
-`prm.envs.gui.desktop`): `ping`, `launch` (start an application and wait for its window), `act` (one input
+JSON request per line on the named pipe `/tmp/prm-gui.requests` and answers on `/tmp/prm-gui.replies` (the
+host's client command is `Desktop._send` in `prm.envs.gui.desktop`: a shell `printf` and `cat`, no interpreter): `ping`, `launch` (start an application and wait for its window), `act` (one input
 action through xdotool, then wait until the screen is still, then observe), `observe`, `clipboard`.
 
 An observation: the screenshot (PNG, base64), the window list (title, geometry, focus), the AT-SPI tree of the
@@ -17,16 +17,17 @@ import contextlib
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
 
-SOCKET = "/tmp/prm-gui.sock"
+REQUESTS = "/tmp/prm-gui.requests"
+REPLIES = "/tmp/prm-gui.replies"
 SERVICES_LOG = "/tmp/prm-gui-services.log"
 GTK_SETTINGS = "[Settings]\ngtk-cursor-blink = false\ngtk-enable-animations = false\n"
 DISPLAY = ":1"
 SETTLE_INTERVAL_S = 0.04
+TYPE_DELAY_MS = "25"  # between keystrokes: faster, and some applications (galculator) drop repeated keys
 SETTLE_MAX_S = 1.5
 TREE_MAX_NODES = 150
 TREE_MAX_CHILDREN = 40
@@ -233,7 +234,8 @@ class Desktop:
             if self.apps[name].poll() is not None:
                 return {"launch_error": f"{name} exited with code {self.apps[name].returncode} at start"}
             if time.monotonic() > deadline:
-                return {"launch_error": f"no window titled '*{title}*' appeared in {timeout} s"}
+                seen = [w["title"] for w in self.windows()]
+                return {"launch_error": f"no window titled '*{title}*' appeared in {timeout} s (windows: {seen})"}
             time.sleep(0.05)
         return {"launched": name}
 
@@ -298,7 +300,7 @@ class Desktop:
                 "1",
             ]
         elif op == "type":
-            xdotool += ["type", "--delay", "4", "--", action["text"]]
+            xdotool += ["type", "--delay", TYPE_DELAY_MS, "--", action["text"]]
         elif op == "key":
             xdotool += ["key", "--", self.key_combo(action["combo"])]
         elif op == "scroll":
@@ -352,38 +354,30 @@ class Desktop:
 
 
 def serve(width, height):
-    with contextlib.suppress(FileNotFoundError):
-        os.unlink(SOCKET)
-    server = socket.socket(socket.AF_UNIX)
-    server.bind(SOCKET)
-    os.chmod(SOCKET, 0o600)
-    server.listen(4)
+    for path in (REQUESTS, REPLIES):
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        os.mkfifo(path, 0o600)
     try:
         desktop = Desktop(width, height)
         failure = None
     except DisplayDead as exc:
         desktop, failure = None, str(exc)
-    while True:
-        conn, _ = server.accept()
-        with conn:
-            data = b""
-            while not data.endswith(b"\n"):
-                chunk = conn.recv(1 << 16)
-                if not chunk:
-                    break
-                data += chunk
-            try:
-                if failure is not None:
-                    raise DisplayDead(failure)
-                reply = desktop.handle(json.loads(data))
-            except Invalid as exc:
-                reply = {"invalid": str(exc)}
-            except DisplayDead as exc:
-                failure = str(exc)
-                reply = {"infra": failure}
-            except Exception as exc:
-                reply = {"infra": f"the desktop server failed: {type(exc).__name__}: {exc}"}
-            conn.sendall(json.dumps(reply).encode() + b"\n")
+    requests = os.fdopen(os.open(REQUESTS, os.O_RDWR), "rb")  # read-write: never EOF between clients
+    for line in requests:
+        try:
+            if failure is not None:
+                raise DisplayDead(failure)
+            reply = desktop.handle(json.loads(line))
+        except Invalid as exc:
+            reply = {"invalid": str(exc)}
+        except DisplayDead as exc:
+            failure = str(exc)
+            reply = {"infra": failure}
+        except Exception as exc:
+            reply = {"infra": f"the desktop server failed: {type(exc).__name__}: {exc}"}
+        with open(REPLIES, "wb") as fh:
+            fh.write(json.dumps(reply).encode() + b"\n")
 
 
 if __name__ == "__main__":
