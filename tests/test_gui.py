@@ -134,7 +134,10 @@ def test_closed_application_is_explained_not_an_infra_error(env):
     env.reset(seed=0)
     obs, _, terminated, truncated, info = env.step(call("key", combo="ctrl+q"))
     assert not info["infra_error"] and not (terminated or truncated)
-    assert "The application 'mousepad' exited" in obs["text"] and "(no windows)" in obs["text"]
+    observed = [obs["text"]]
+    while "exited" not in observed[-1] and len(observed) < 15:  # the exit may land a step later
+        observed.append(env.step(call("wait", seconds=1))[0]["text"])
+    assert "The application 'mousepad' exited" in observed[-1] and "(no windows)" in observed[-1]
 
 
 def test_dead_display_is_infra_error_and_reset_recovers(env):

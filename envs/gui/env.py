@@ -152,7 +152,7 @@ class GuiEnv(PrmEnv):
     def _observation(self, text: str) -> dict[str, Any]:
         if self._tool_set.last is not None:
             self._screen = self._tool_set.last.screenshot
-        return {"text": text, "screenshot": self._screen}
+        return {"text": text, "screenshot": self._screen.copy()}  # never shared between observations
 
     # --- hooks -----------------------------------------------------------------------------------------
     def read_cell(self, file: str, cell: str) -> str | None:

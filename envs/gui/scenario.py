@@ -51,7 +51,7 @@ class App(BaseModel):
     name: str = Field(min_length=1, pattern=r"^[a-z][a-z0-9_-]*$")
     command: str = Field(min_length=1)
     title: str = Field(min_length=1)
-    timeout_s: float = Field(default=60.0, gt=0, le=300)
+    timeout_s: float = Field(default=120.0, gt=0, le=300)
 
 
 class Check(BaseModel):

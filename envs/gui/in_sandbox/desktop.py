@@ -235,7 +235,9 @@ class Desktop:
                 return {"launch_error": f"{name} exited with code {self.apps[name].returncode} at start"}
             if time.monotonic() > deadline:
                 seen = [w["title"] for w in self.windows()]
-                return {"launch_error": f"no window titled '*{title}*' appeared in {timeout} s (windows: {seen})"}
+                return {
+                    "launch_error": f"no window titled '*{title}*' appeared in {timeout} s (windows: {seen})"
+                }
             time.sleep(0.05)
         return {"launched": name}
 
