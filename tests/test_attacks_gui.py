@@ -44,8 +44,8 @@ def test_typed_shell_syntax_is_only_text(env):
 
 def test_agent_cannot_forge_an_answer_check_with_the_clipboard_alone(env):
     env.reset(seed=0)
-    env.step(call("type", text="25"))
-    env.step(call("key", combo="ctrl+c"))
+    for action in env.oracle_actions()[:-1]:  # the calculator's result really is on the clipboard
+        env.step(action)
     _, _, terminated, _, info = env.step(call("done", answer="I think it's twenty-five"))
     assert terminated and info["outcome"]["checks"] == [True, False] and info["outcome"]["reward"] == 0.0
 

@@ -32,6 +32,7 @@ SETTLE_MAX_S = 1.5
 TREE_MAX_NODES = 150
 TREE_MAX_CHILDREN = 40
 TEXT_PREVIEW = 300
+LAUNCH_RETRY_S = 25
 MODIFIERS = {
     "ctrl": "ctrl",
     "control": "ctrl",
@@ -225,21 +226,35 @@ class Desktop:
 
     # --- applications ------------------------------------------------------------------------------------
     def launch(self, name, command, title, timeout):
-        with open(f"/tmp/prm-app-{len(self.apps)}.log", "ab") as log:
-            self.apps[name] = subprocess.Popen(
-                ["/bin/sh", "-c", f"exec {command}"], env=self.env, stdout=log, stderr=log, cwd="/workspace"
-            )
+        """Start `command` and wait for a window titled `*title*`; an application that shows no window within
+        LAUNCH_RETRY_S (a start-up race with the session services under load) is started once more."""
         deadline = time.monotonic() + timeout
-        while not any(title in w["title"] for w in self.windows()):
-            if self.apps[name].poll() is not None:
-                return {"launch_error": f"{name} exited with code {self.apps[name].returncode} at start"}
+        for attempt in (1, 2):
+            with open(f"/tmp/prm-app-{len(self.apps)}-{attempt}.log", "ab") as log:
+                self.apps[name] = subprocess.Popen(
+                    ["/bin/sh", "-c", f"exec {command}"],
+                    env=self.env,
+                    stdout=log,
+                    stderr=log,
+                    cwd="/workspace",
+                )
+            retry_at = time.monotonic() + LAUNCH_RETRY_S if attempt == 1 else deadline
+            while not any(title in w["title"] for w in self.windows()):
+                if self.apps[name].poll() is not None:
+                    return {"launch_error": f"{name} exited with code {self.apps[name].returncode} at start"}
+                if time.monotonic() > min(retry_at, deadline):
+                    break
+                time.sleep(0.05)
+            else:
+                return {"launched": name, "attempts": attempt}
             if time.monotonic() > deadline:
-                seen = [w["title"] for w in self.windows()]
-                return {
-                    "launch_error": f"no window titled '*{title}*' appeared in {timeout} s (windows: {seen})"
-                }
-            time.sleep(0.05)
-        return {"launched": name}
+                break
+            with open(SERVICES_LOG, "ab") as log:
+                log.write(f"{name}: no window after {LAUNCH_RETRY_S} s, starting it again\n".encode())
+            self.apps[name].kill()
+            self.apps[name].wait()
+        seen = [w["title"] for w in self.windows()]
+        return {"launch_error": f"no window titled '*{title}*' appeared in {timeout} s (windows: {seen})"}
 
     def notes(self):
         notes = []
