@@ -113,7 +113,9 @@ class Desktop:
             timeout=timeout + 10,
         )
         if "launch_error" in reply:
-            log = self.sandbox.exec("tail -c 1500 /tmp/prm-app-*.log /tmp/prm-gui-services.log", timeout=10).stdout
+            log = self.sandbox.exec(
+                "tail -c 1500 /tmp/prm-app-*.log /tmp/prm-gui-services.log", timeout=10
+            ).stdout
             raise SandboxError(f"application '{name}' did not start: {reply['launch_error']}\n{log}")
 
     def observe(self, tree: bool = True) -> Observation:
