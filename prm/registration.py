@@ -19,6 +19,7 @@ from prm.family import Family
 FAMILY_PACKAGES: tuple[str, ...] = (
     # a family adds its line here when it lands
     "prm.envs.data_analysis",
+    "prm.envs.gui",
     "prm.envs.search_qa",
     "prm.envs.swe",
     "prm.envs.web",

@@ -1,0 +1,171 @@
+"""`prm/gui-v0` end to end: real Xvfb, openbox, Mousepad, Gnumeric and Galculator in Docker (one cached image)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+
+import prm  # noqa: F401  (registers the env ids)
+from prm.envs.gui.env import GuiEnv
+from prm.envs.gui.scenario import load_gui_scenario, scenario_ids
+from prm.errors import ScenarioError
+from prm.scenario import packaged_scenarios
+
+
+def call(tool: str, **args) -> str:
+    return json.dumps({"tool": tool, "args": args})
+
+
+def play(env, actions):
+    info = {}
+    for action in actions:
+        obs, reward, terminated, truncated, info = env.step(action)
+        assert info["error"] is None and not info["infra_error"], info
+        if terminated or truncated:
+            break
+    return obs, reward, info
+
+
+@pytest.fixture(scope="module")
+def env(docker_engine):
+    env = gym.make("prm/gui-v0", scenario="mousepad-greeting", rewards=["progress:checklist"])
+    yield env
+    env.close()
+
+
+# --- scenario files (no Docker) ----------------------------------------------------------------------------
+def test_pack_loads_and_covers_three_applications():
+    ids = scenario_ids()
+    assert len(ids) >= 12
+    apps = {app.name for scenario_id in ids for app in load_gui_scenario(scenario_id).apps}
+    assert {"mousepad", "gnumeric", "galculator"} <= apps
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"files": {"/etc/passwd": "x"}}, "files"),
+        ({"checks": [{"cell": "B2", "equals": "1"}]}, "checks.0"),
+        ({"checks": [{"answer": True, "clipboard": True, "equals": "1"}]}, "checks.0"),
+        ({"oracle": [{"tool": "type", "args": {"text": "x"}}]}, "<root>"),
+        ({"apps": []}, "apps"),
+    ],
+)
+def test_bad_scenario_files_name_the_field(tmp_path: Path, change, field):
+    import yaml
+
+    data = yaml.safe_load((packaged_scenarios("gui") / "mousepad-greeting.yaml").read_text()) | change
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(ScenarioError) as err:
+        load_gui_scenario(bad)
+    assert err.value.file == str(bad) and err.value.field == field
+
+
+# --- the env ----------------------------------------------------------------------------------------------
+def test_check_env_passes(env):
+    check_env(env.unwrapped, skip_render_check=True)
+
+
+def test_observation_has_screenshot_windows_and_accessibility_tree(env):
+    obs, info = env.reset(seed=0)
+    assert obs["screenshot"].shape == (600, 800, 3) and obs["screenshot"].dtype == np.uint8
+    assert obs["screenshot"].std() > 0  # a real picture, not a blank frame
+    text = obs["text"]
+    assert "Hello, world" in text and "type(text)" in text  # the instruction and the tool manual
+    assert "notes.txt" in text and "[focused]" in text
+    assert "Accessibility tree" in text and "[e1]" in text and "menu 'File'" in text
+
+
+def test_oracle_solves_and_checklist_progress_moves(env):
+    env.reset(seed=0)
+    oracle = env.unwrapped.oracle_actions()
+    obs, _, info = play(env, oracle[:1])
+    assert "Hello, world" in obs["text"]  # the typed text, read back through AT-SPI
+    typed = info["reward_components"]["progress"]
+    assert typed > 0
+    obs, reward, info = play(env, oracle[1:])
+    assert info["outcome"]["reward"] == 1.0 and reward >= 1.0
+    assert env.unwrapped.sandbox.read_file("notes.txt").decode().strip() == "Hello, world"
+
+
+def test_done_without_work_scores_zero(env):
+    env.reset(seed=0)
+    _, _, info = play(env, [call("done")])
+    assert info["outcome"] == {"reward": 0.0, "checks": [False], "answer": ""}
+
+
+@pytest.mark.parametrize(
+    ("action", "message"),
+    [
+        (call("click", x=800, y=10), "outside the screen"),
+        (call("click", x=-1, y=10), "outside the screen"),
+        (call("drag", x=1, y=1, to_x=5, to_y=9000), "outside the screen"),
+        (call("click", id="e9999"), "unknown element id"),
+        (call("key", combo="ctrl+notakey"), "unknown key 'notakey'"),
+        (call("click", x=5), "give x and y, or id"),
+        (call("scroll", x=5, y=5, direction="sideways"), "direction"),
+        (call("wait", seconds=60), "seconds"),
+    ],
+)
+def test_bad_actions_are_invalid_with_an_explanation(env, action, message):
+    env.reset(seed=0)
+    obs, _, terminated, truncated, info = env.step(action)
+    assert message in info["error"] and message in obs["text"]
+    assert info["reward_components"]["invalid_action"] == 1.0 and not info["infra_error"]
+    assert obs["screenshot"].shape == (600, 800, 3) and not (terminated or truncated)
+
+
+def test_click_by_element_id(env):
+    obs, _ = env.reset(seed=0)
+    line = next(line for line in obs["text"].splitlines() if "menu 'File'" in line)
+    element = line.split("[")[1].split("]")[0]
+    obs, _, _, _, info = env.step(call("click", id=element))
+    assert info["error"] is None
+    assert "menu item 'Save'" in obs["text"] or "Save" in obs["text"]  # the File menu opened
+
+
+def test_closed_application_is_explained_not_an_infra_error(env):
+    env.reset(seed=0)
+    obs, _, terminated, truncated, info = env.step(call("key", combo="ctrl+q"))
+    assert not info["infra_error"] and not (terminated or truncated)
+    observed = [obs["text"]]
+    while "exited" not in observed[-1] and len(observed) < 15:  # the exit may land a step later
+        observed.append(env.step(call("wait", seconds=1))[0]["text"])
+    assert "The application 'mousepad' exited" in observed[-1] and "(no windows)" in observed[-1]
+
+
+def test_dead_display_is_infra_error_and_reset_recovers(env):
+    env.reset(seed=0)
+    env.unwrapped.sandbox.exec("kill -9 $(pgrep -x Xvfb)")
+    _, _, terminated, truncated, info = env.step(call("click", x=10, y=10))
+    assert info["infra_error"] and truncated and not terminated
+    assert info["outcome"]["reward"] is None
+    obs, _ = env.reset(seed=0)
+    assert "notes.txt" in obs["text"]
+
+
+def test_fork_keeps_saved_files_and_restarts_the_application(env):
+    env.reset(seed=0)
+    play(env, [call("type", text="saved line"), call("key", combo="ctrl+s"), call("type", text=" unsaved")])
+    clone = env.unwrapped.fork()
+    try:
+        assert clone.sandbox.read_file("notes.txt").decode() == "saved line"
+        obs = clone.step(call("wait", seconds=0.2))[0]
+        assert "saved line" in obs["text"] and "unsaved" not in obs["text"]  # in-memory edits do not survive
+        assert "unsaved" in env.step(call("wait", seconds=0.2))[0]["text"]  # the original is untouched
+    finally:
+        clone.close()
+
+
+@pytest.mark.parametrize("scenario_id", ["gnumeric-enter-value", "galculator-multiply"])
+def test_oracle_solves_spreadsheet_and_calculator(docker_engine, scenario_id):
+    with GuiEnv(scenario_id) as env:
+        env.reset(seed=0)
+        _, reward, info = play(env, env.oracle_actions())
+        assert info["outcome"]["reward"] == 1.0 and reward == 1.0
