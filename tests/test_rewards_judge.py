@@ -30,7 +30,10 @@ RUBRIC = Rubric.model_validate(
 
 
 def ternary_judge(messages, tools):
-    """A stand-in judge model: a step with an unknown tool is a correctable error, a search is correct."""
+    """A stand-in judge model: a step with an unknown tool is a correctable error, a search is correct; a
+    scoring judge gives 8 out of 10."""
+    if "SCORE" in messages[0]["content"]:
+        return "SCORE: 8"
     return (
         "Unknown tool. VERDICT: correctable"
         if "frobnicate" in messages[-1]["content"]
@@ -157,6 +160,10 @@ def test_rescore_reparses_stored_replies_offline(endpoint):
         env_kwargs={"max_steps": 2},
         show_progress=False,
     )
+    other_scheme = rescore(trajectory, ["judge:score:model=tiny"])  # not stored: asked from the recorded text
+    assert [s.reward_components["judge"] for s in other_scheme.steps] == [0.8, 0.8] and len(
+        endpoint.requests
+    ) == 4
     endpoint.httpd.shutdown()  # offline from here: no judge answers
     online = [step.reward_components["judge"] for step in trajectory.steps]
     same = rescore(trajectory, ["judge:ternary:model=tiny"])
