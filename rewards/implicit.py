@@ -28,30 +28,19 @@ from typing import Any, ClassVar
 import gymnasium as gym
 
 from prm.agents.prompt import Conversation
-from prm.errors import RewardSpecError
 from prm.models import Trajectory
 from prm.rewards.base import StepSignal
+from prm.rewards.lm_scorer import LMScorer
 from prm.rewards.state_text import render
 from prm.tools import describe_tools
 
 
-class ActionLogProb:
-    """log p(action tokens | history) under one transformers causal LM (loaded once per path and process)."""
+class ActionLogProb(LMScorer):
+    """log p(action tokens | history) under one transformers causal LM (`LMScorer` loads it, `load_scorer`
+    once per path and process)."""
 
     def __init__(self, path: str, *, max_tokens: int = 2048):
-        try:
-            import torch
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-        except ImportError as err:
-            raise RewardSpecError(
-                f"implicit needs torch and transformers: pip install 'prm-gym[ml]' ({err})"
-            ) from err
-        try:
-            self.tokenizer = AutoTokenizer.from_pretrained(path)
-            self.model = AutoModelForCausalLM.from_pretrained(path).eval()
-        except Exception as err:  # transformers raises OSError, ValueError, EnvironmentError, ...
-            raise RewardSpecError(f"cannot load implicit model '{path}': {err}") from err
-        self._torch, self.path, self.max_tokens = torch, path, max_tokens
+        super().__init__(path, max_tokens=max_tokens)
         self._lock = threading.Lock()
 
     def context_ids(self, first_observation: str, history: Sequence[tuple[str, str]]) -> list[int]:
@@ -63,7 +52,9 @@ class ActionLogProb:
             text = self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
-    def log_prob(self, first_observation: str, history: Sequence[tuple[str, str]], action: str) -> float:
+    def action_log_prob(
+        self, first_observation: str, history: Sequence[tuple[str, str]], action: str
+    ) -> float:
         """sum_i log p(a_i | h_t, a_<i) over the action's tokens."""
         torch = self._torch
         action_ids = self.tokenizer(action, add_special_tokens=False)["input_ids"]
@@ -102,10 +93,10 @@ class ImplicitPRM(StepSignal):
         before = list(self._history)
         self._history.append((str(action), str(observation)))
         record = {
-            "policy": self.policy.log_prob(self._first, before, str(action)),
-            "ref": self.ref.log_prob(self._first, before, str(action)),
-            "policy_path": self.policy.path,
-            "ref_path": self.ref.path,
+            "policy": self.policy.action_log_prob(self._first, before, str(action)),
+            "ref": self.ref.action_log_prob(self._first, before, str(action)),
+            "policy_path": self.policy.name,
+            "ref_path": self.ref.name,
         }
         info["implicit"] = record
         return self.beta * (record["policy"] - record["ref"])
@@ -122,6 +113,8 @@ class ImplicitPRM(StepSignal):
             if stored.get("policy_path") == policy and stored.get("ref_path") == ref:
                 values.append(beta * (stored["policy"] - stored["ref"]))
                 continue
-            logs = [load_scorer(path).log_prob(first, history[:t], step.action) for path in (policy, ref)]
+            logs = [
+                load_scorer(path).action_log_prob(first, history[:t], step.action) for path in (policy, ref)
+            ]
             values.append(beta * (logs[0] - logs[1]))
         return values
