@@ -27,10 +27,11 @@ back-end call (`ModelAgent.act_batch`).
 -1.0
 >>> parse_verdict("score", "Reasonable search.\\nSCORE: 7", low=0, high=10)
 0.7
->>> parse_verdict("ternary", "looks fine to me")
-Traceback (most recent call last):
-...
-prm.rewards.judge.JudgeParseError: no 'VERDICT: correct|correctable|irrecoverable' in the judge's reply
+>>> try:
+...     parse_verdict("ternary", "looks fine to me")
+... except JudgeParseError as err:
+...     print(err)
+no 'VERDICT: correct|correctable|irrecoverable' in the judge's reply
 """
 
 from __future__ import annotations
