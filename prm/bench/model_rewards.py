@@ -93,9 +93,12 @@ def labelled_episode(scenario: str, signals: list[str]) -> list[ModelStep]:
 
 
 def fit_tiny_judge(steps: list[ModelStep], out: Path, *, seconds: float = 30.0) -> Path:
-    """A tiny model fitted to answer each step's judge prompt with its label's verdict; saved to `out`."""
+    """A tiny model fitted to answer each step's judge prompt with its label's verdict (the rarer label's
+    steps repeated so both labels weigh the same); saved to `out`."""
     from prm.agents.tiny import build_tiny_model, fit_on_trajectories
 
+    counts = {label: sum(step.label == label for step in steps) for label in VERDICTS}
+    steps = [step for step in steps for _ in range(max(counts.values()) // max(counts[step.label], 1))]
     examples = [
         Trajectory(
             header=TrajectoryHeader(
