@@ -25,7 +25,9 @@ from prm.rewards.shaping import shaping_term
 from prm.rewards.spec import (
     ClipSpec,
     GatedSpec,
+    ImplicitSpec,
     InfoGainSpec,
+    JudgeSpec,
     LSPSpec,
     MinFormSpec,
     ProgressSpec,
@@ -35,7 +37,7 @@ from prm.rewards.spec import (
 )
 
 AGGREGATE_KEYS = ("gate", "step_rewards", "min_form_returns", "min_form_rewards")
-SIGNAL_SPECS = (LSPSpec, ProgressSpec, InfoGainSpec)  # ShapingSpec is a ProgressSpec
+SIGNAL_SPECS = (LSPSpec, ProgressSpec, InfoGainSpec, JudgeSpec, ImplicitSpec)  # ShapingSpec is a ProgressSpec
 
 
 def _identity(spec: RewardSpec) -> dict[str, Any]:
@@ -65,6 +67,8 @@ def offline_value(spec: RewardSpec, step: StepRecord) -> float | None:
 
 
 def can_rescore_offline(trajectory: Trajectory, spec: RewardSpec) -> bool:
+    if hasattr(spec, "offline_values"):  # model signals: computed from the recorded text
+        return True
     if isinstance(spec, LSPSpec):
         return all("lsp" in step.info for step in trajectory.steps)
     recorded = [parse_spec(text) for text in trajectory.header.reward_config]
@@ -103,13 +107,14 @@ def rescore(trajectory: Trajectory, specs: list[str | RewardSpec]) -> Trajectory
     if not all(can_rescore_offline(trajectory, spec) for spec in signals):
         trajectory = replay(trajectory, signals)
     old_signals = {parse_spec(text).name for text in trajectory.header.reward_config}
+    from_text = {spec: spec.offline_values(trajectory) for spec in signals if hasattr(spec, "offline_values")}
     steps, process = [], []
-    for step in trajectory.steps:
+    for t, step in enumerate(trajectory.steps):
         info = {key: value for key, value in step.info.items() if key not in AGGREGATE_KEYS}
         components = {name: v for name, v in step.reward_components.items() if name not in old_signals}
         total = 0.0
         for spec in signals:
-            value = offline_value(spec, step)
+            value = from_text[spec][t] if spec in from_text else offline_value(spec, step)
             if value is not None:
                 components[spec.name] = value
                 total += spec.weight * value

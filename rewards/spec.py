@@ -13,6 +13,8 @@ A spec is `NAME[:POSITIONAL][:KEY=VALUE[,KEY=VALUE...]]`:
 | `info_gain[:scorer=evidence,redundancy=0.5]` | `InformationGain(EvidenceRecall)`                |
 | `info_gain:scorer=lm,model=NAME_OR_PATH[,form=igpo]` | `InformationGain(LMScorer)`              |
 | `shaping[:phi=test_pass,gamma=0.99]`   | `PotentialShaping` (phi: any progress estimator)       |
+| `judge:SCHEME:backend=hf,model=PATH`   | `JudgeReward` (score, ternary, rubric; openai endpoint from `OPENAI_BASE_URL`) |
+| `implicit:policy=PATH,ref=PATH[,beta=0.05]` | `ImplicitPRM` (PRIME log-ratio)                   |
 | `clip[:max=1,min=-1]`                  | `ClipCumulative`                                       |
 | `gated[:threshold=1.0]`                | `GatedAccumulation`                                    |
 | `minform`                              | `MinForm`                                              |
@@ -202,6 +204,64 @@ class InfoGainSpec(RewardSpec):
         )
 
 
+class JudgeSpec(RewardSpec):
+    name: ClassVar[str] = "judge"
+    positional: ClassVar[str | None] = "scheme"
+    scheme: Literal["score", "ternary", "rubric"] = "ternary"
+    backend: Literal["openai", "hf", "vllm"] = "openai"
+    model: str
+    weight: float = 1.0
+    history: int = 4
+    low: float = 0.0
+    high: float = 10.0
+    penalty: float = 0.0
+    rubric: str | None = None
+    max_new_tokens: int = 128
+    cache: bool = True
+    max_batch: int = 16
+    window: float = 0.05
+
+    def judge_settings(self) -> dict[str, Any]:
+        from prm.rewards.judge import Rubric
+
+        rubric = Rubric.from_file(self.rubric) if self.rubric else None
+        return self.model_dump(include={"scheme", "history", "low", "high", "penalty"}) | {"rubric": rubric}
+
+    def judge(self) -> Any:
+        from prm.rewards.judge import shared_judge
+
+        keys = {"max_new_tokens", "cache", "max_batch", "window"}
+        return shared_judge(self.backend, self.model, **self.model_dump(include=keys))
+
+    def build(self, env: gym.Env) -> gym.Env:
+        from prm.rewards.judge import JudgeReward
+
+        return JudgeReward(env, self.judge(), weight=self.weight, **self.judge_settings())
+
+    def offline_values(self, trajectory: Any) -> list[float | None]:
+        from prm.rewards.judge import JudgeReward
+
+        return JudgeReward.rescore(trajectory, self.judge, **self.judge_settings())
+
+
+class ImplicitSpec(RewardSpec):
+    name: ClassVar[str] = "implicit"
+    policy: str
+    ref: str
+    beta: float = 0.05
+    weight: float = 1.0
+
+    def build(self, env: gym.Env) -> gym.Env:
+        from prm.rewards.implicit import ImplicitPRM
+
+        return ImplicitPRM(env, **self.model_dump())
+
+    def offline_values(self, trajectory: Any) -> list[float | None]:
+        from prm.rewards.implicit import ImplicitPRM
+
+        return ImplicitPRM.rescore(trajectory, **self.model_dump(exclude={"weight"}))
+
+
 class ClipSpec(RewardSpec):
     name: ClassVar[str] = "clip"
     rank: ClassVar[int] = 2
@@ -237,7 +297,10 @@ class MinFormSpec(RewardSpec):
 
 SPECS: dict[str, type[RewardSpec]] = {
     spec.name: spec
-    for spec in (LSPSpec, ProgressSpec, InfoGainSpec, ShapingSpec, ClipSpec, GatedSpec, MinFormSpec)
+    for spec in (
+        *(LSPSpec, ProgressSpec, InfoGainSpec, ShapingSpec, JudgeSpec, ImplicitSpec),
+        *(ClipSpec, GatedSpec, MinFormSpec),
+    )
 }
 
 

@@ -98,3 +98,30 @@ def bench_rewards_command(
     if json_out is not None:
         json_out.write_text(result.model_dump_json(indent=2))
         console.print(f"wrote {json_out}")
+
+
+@bench_app.command("model-rewards")
+def bench_model_rewards_command(
+    scenarios: Annotated[int, typer.Option(min=2, help="search-QA scenarios (half fit the tiny judge)")] = 8,
+    signal: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="more specs, e.g. judge:ternary:model=NAME (OPENAI_BASE_URL) or implicit:policy=P,ref=R"
+        ),
+    ] = None,
+    fit_seconds: Annotated[float, typer.Option(help="time limit of the tiny judge's fit")] = 30.0,
+) -> None:
+    """AUROC harmful-vs-good of model-based signals (a tiny fitted judge, given specs) beside info_gain."""
+    import tempfile
+
+    from prm.bench.model_rewards import ENV, print_model_report, run_model_reward_benchmark
+    from prm.registration import env_class
+
+    with tempfile.TemporaryDirectory() as work:
+        rows = run_model_reward_benchmark(
+            env_class(ENV).scenario_ids()[:scenarios],
+            Path(work),
+            signals=signal or [],
+            fit_seconds=fit_seconds,
+        )
+    print_model_report(rows, console)

@@ -1,0 +1,187 @@
+"""`JudgeReward`: verdict parsing for every scheme (malformed replies included), a judge served over real HTTP
+on loopback, unparsable replies flagged (never zero), the disk cache, batching across envs, offline rescoring."""
+
+import json
+
+import gymnasium as gym
+import pytest
+
+import prm  # noqa: F401
+from prm.agents import ScriptedAgent, TransformersAgent
+from prm.envs.search_qa import scenario_ids
+from prm.errors import RewardSpecError
+from prm.rewards.judge import Judge, JudgeParseError, JudgeReward, Rubric, parse_verdict
+from prm.rewards.rescore import rescore
+from prm.rewards.spec import apply_rewards
+from prm.rollout import rollout
+from tests.chat_server import ChatServer
+
+ENV, SCENARIO = "prm/search-qa-v0", "5a8ce55f554299441c6b9f62"
+SEARCH = json.dumps({"tool": "search", "args": {"query": "Tinted Windows band"}})
+BOGUS = json.dumps({"tool": "frobnicate", "args": {}})
+RUBRIC = Rubric.model_validate(
+    {
+        "criteria": [
+            {"name": "relevant", "weight": 3, "description": "the step works on the task"},
+            {"name": "safe", "weight": 1, "description": "the step breaks nothing"},
+        ]
+    }
+)
+
+
+def ternary_judge(messages, tools):
+    """A stand-in judge model: a step with an unknown tool is a correctable error, a search is correct; a
+    scoring judge gives 8 out of 10."""
+    if "SCORE" in messages[0]["content"]:
+        return "SCORE: 8"
+    return (
+        "Unknown tool. VERDICT: correctable"
+        if "frobnicate" in messages[-1]["content"]
+        else "VERDICT: correct"
+    )
+
+
+@pytest.fixture(autouse=True)
+def own_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("PRM_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture
+def endpoint(monkeypatch):
+    with ChatServer(ternary_judge) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        yield server
+
+
+@pytest.mark.parametrize(
+    ("scheme", "reply", "value"),
+    [
+        ("score", "Sensible.\nSCORE: 7.5", 0.75),
+        ("score", "SCORE: 2 at first, on reflection SCORE: 10", 1.0),
+        ("ternary", "verdict: Correct", 1.0),
+        ("ternary", "VERDICT: correctable", -0.25),
+        ("ternary", "VERDICT: irrecoverable.", -1.0),
+        ("pairwise", "B repeats a search. BETTER: A", 1.0),
+        ("pairwise", "BETTER: b", -1.0),
+        ("rubric", "relevant: yes\nsafe: no", 0.75),
+        ("rubric", "- relevant: 0.5\n- safe: yes", (3 * 0.5 + 1) / 4),
+    ],
+)
+def test_verdicts_parse_for_every_scheme(scheme, reply, value):
+    assert parse_verdict(scheme, reply, low=0, high=10, penalty=0.25, rubric=RUBRIC) == pytest.approx(value)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "reply", "problem"),
+    [
+        ("score", "I would give it a seven.", "SCORE"),
+        ("score", "SCORE: 11", "outside"),
+        ("ternary", "VERDICT: fine", "VERDICT"),
+        ("ternary", "", "VERDICT"),
+        ("pairwise", "BETTER: C", "BETTER"),
+        ("rubric", "relevant: yes", "safe"),
+        ("rubric", "relevant: yes\nsafe: 2", "outside"),
+    ],
+)
+def test_malformed_verdicts_raise(scheme, reply, problem):
+    with pytest.raises(JudgeParseError, match=problem):
+        parse_verdict(scheme, reply, low=0, high=10, rubric=RUBRIC)
+
+
+def test_rubric_file_errors_name_file_and_field(tmp_path):
+    bad = tmp_path / "rubric.yaml"
+    bad.write_text("criteria:\n  - {name: relevant, weight: -1, description: x}\n")
+    with pytest.raises(RewardSpecError, match=r"rubric\.yaml.*criteria\.0\.weight"):
+        Rubric.from_file(bad)
+
+
+def test_judge_over_http_scores_steps_and_stores_prompt_and_reply(endpoint):
+    env = gym.make(ENV, scenario=SCENARIO, rewards=["judge:ternary:model=tiny,penalty=0.5"])
+    env.reset(seed=0)
+    _, _, _, _, good = env.step(SEARCH)
+    _, _, _, _, bad = env.step(BOGUS)
+    assert good["reward_components"]["judge"] == 1.0 and bad["reward_components"]["judge"] == -0.5
+    assert bad["judge"]["output"] == "Unknown tool. VERDICT: correctable"
+    assert "STEP TO JUDGE:\nAction: " + BOGUS in bad["judge"]["prompt"]
+    assert "Tinted Windows band" in bad["judge"]["prompt"]  # the history is shown
+    assert endpoint.requests[1]["messages"][0]["content"] == bad["judge"]["system"]
+
+
+def test_unparsable_judge_is_flagged_infra_error_not_zero(monkeypatch):
+    with ChatServer(lambda messages, tools: "I cannot decide.") as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        env = gym.make(ENV, scenario=SCENARIO, rewards=["judge:score:model=tiny"])
+        env.reset(seed=0)
+        _, reward, _, _, info = env.step(SEARCH)
+    assert info["infra_error"] is True and "judge" not in info["reward_components"]
+    assert "no 'SCORE: <number>'" in info["judge"]["error"] and info["process_reward"] == 0.0
+
+
+def test_failing_endpoint_is_flagged_infra_error(monkeypatch):
+    with ChatServer(ternary_judge, failures={i: 500 for i in range(10)}) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        env = gym.make(ENV, scenario=SCENARIO, rewards=["judge:ternary:model=tiny,max_batch=1"])
+        env.reset(seed=0)
+        *_, info = env.step(SEARCH)
+    assert info["infra_error"] is True and "HTTP 500" in info["judge"]["error"]
+
+
+def test_identical_judge_inputs_are_asked_once(endpoint):
+    for _ in range(2):
+        env = gym.make(ENV, scenario=SCENARIO, rewards=["judge:ternary:model=tiny"])
+        env.reset(seed=0)
+        *_, info = env.step(SEARCH)
+    assert len(endpoint.requests) == 1
+    assert info["judge"]["cached"] is True and info["reward_components"]["judge"] == 1.0
+
+
+def test_rollout_of_four_envs_batches_judge_calls(endpoint):
+    spec = "judge:ternary:model=tiny,max_batch=4,window=60"
+    rollout(
+        ENV,
+        ScriptedAgent([SEARCH, BOGUS]),
+        scenarios=scenario_ids()[:4],
+        episodes=4,
+        num_envs=4,
+        rewards=[spec],
+        env_kwargs={"max_steps": 2},
+        show_progress=False,
+    )
+    judge = apply_rewards(gym.make(ENV, scenario=SCENARIO), spec).judge
+    assert judge.batch_sizes == [4, 4] and len(endpoint.requests) == 8
+
+
+def test_rescore_reparses_stored_replies_offline(endpoint):
+    (trajectory,) = rollout(
+        ENV,
+        ScriptedAgent([SEARCH, BOGUS]),
+        scenarios=SCENARIO,
+        rewards=["judge:ternary:model=tiny"],
+        env_kwargs={"max_steps": 2},
+        show_progress=False,
+    )
+    other_scheme = rescore(trajectory, ["judge:score:model=tiny"])  # not stored: asked from the recorded text
+    assert [s.reward_components["judge"] for s in other_scheme.steps] == [0.8, 0.8] and len(
+        endpoint.requests
+    ) == 4
+    endpoint.httpd.shutdown()  # offline from here: no judge answers
+    online = [step.reward_components["judge"] for step in trajectory.steps]
+    same = rescore(trajectory, ["judge:ternary:model=tiny"])
+    harsher = rescore(trajectory, ["judge:ternary:model=tiny,penalty=0.5"])
+    assert online == [1.0, 0.0] and [s.reward_components["judge"] for s in same.steps] == online
+    assert [s.reward_components["judge"] for s in harsher.steps] == [1.0, -0.5]
+
+
+def test_tiny_random_hf_judge_gives_flagged_steps_and_pairwise_compares(tiny_models):
+    agent = TransformersAgent(tiny_models.random, do_sample=False, max_new_tokens=8)
+    judge = Judge(agent, model_id="hf:tiny-random", cache=False)
+    env = JudgeReward(gym.make(ENV, scenario=SCENARIO), judge, scheme="score")
+    env.reset(seed=0)
+    *_, info = env.step(SEARCH)
+    assert info["judge"]["output"] is not None and "Action: " + SEARCH in info["judge"]["prompt"]
+    if "error" in info["judge"]:  # a random model writes no verdict: flagged, not scored
+        assert info["infra_error"] and "judge" not in info["reward_components"]
+    else:
+        assert 0.0 <= info["reward_components"]["judge"] <= 1.0
+    value, record = judge.compare("task", [], (SEARCH, "found"), (BOGUS, "unknown tool"))
+    assert "CANDIDATE A:\nAction: " + SEARCH in record["prompt"] and (value is None) == ("error" in record)
