@@ -12,7 +12,8 @@ SWE-smith (Yang et al., 2025) and R2E-Gym (Jain et al., 2025):
    and interleaved by kind. Each one runs the suite in a fork of the pristine sandbox, at most `workers`
    (<= 2) at once. It is kept when at least one baseline test fails (fail_to_pass), no baseline test goes
    missing (an import broken by the mutation) and a second run of the graded tests gives the same
-   statuses. A run that hits `max(min_timeout_s, timeout_factor * baseline)` is dropped, never kept;
+   statuses (with `validate_scenarios`, the validator's start-state run is that second run). A run that
+   hits `max(min_timeout_s, timeout_factor * baseline)` is dropped, never kept;
 4. a kept candidate becomes an ordinary scenario file `DIR/<package>-<kind>-<hash>.yaml`: the bug patch is
    the mutation's diff, pass_to_pass is at most `max_pass_to_pass` other baseline tests (those of the
    failing tests' files first), the problem statement is written from the failing tests' names and their
@@ -182,7 +183,7 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def test_files(root: Path) -> list[str]:
+def find_test_files(root: Path) -> list[str]:
     """The repository's test modules (`test_*.py`, `*_test.py`), relative, sorted."""
     return sorted(
         path.relative_to(root).as_posix()
@@ -192,7 +193,7 @@ def test_files(root: Path) -> list[str]:
     )
 
 
-def source_files(root: Path, tests: list[str]) -> list[str]:
+def find_source_files(root: Path, tests: list[str]) -> list[str]:
     """The modules a bug may be planted in: every other `.py` file but `setup.py` and `conftest.py`."""
     excluded = {*tests, "setup.py"}
     return sorted(
@@ -315,7 +316,7 @@ class _Synthesis:
         self.repo = config.repo
         self.package = self.repo.name_version[0] if self.repo.pypi else Path(self.repo.path or "").name
         self.root = pristine_pypi(self.repo) if self.repo.pypi else Path(self.repo.path or "")
-        self.tests = test_files(self.root)
+        self.tests = find_test_files(self.root)
         if not self.tests:
             raise SynthError(f"{config.source}: ships no tests (no test_*.py or *_test.py file)")
         self.image: str | None = None
@@ -356,7 +357,7 @@ class _Synthesis:
     def candidates(self) -> list[Candidate]:
         """Every mutation of every source module, shuffled by seed and interleaved by kind."""
         by_kind: dict[str, list[Candidate]] = {kind: [] for kind in self.config.kinds}
-        for rel in source_files(self.root, self.tests):
+        for rel in find_source_files(self.root, self.tests):
             text = (self.root / rel).read_text(encoding="utf-8", errors="replace")
             if not text.endswith("\n"):
                 continue
@@ -386,16 +387,10 @@ class _Synthesis:
                 return verdict | {"verdict": "no_test_fails"}
             fail_to_pass = broken[: self.config.max_fail_to_pass]
             pass_to_pass = self._pass_to_pass(broken, passing)
-            again = sandbox.exec(
-                f"COLUMNS=400 {pytest_command(fail_to_pass + pass_to_pass)}", timeout=timeout
-            )
-            if again.timed_out:
-                return verdict | {"verdict": "timeout"}
-            rerun = parse_statuses(again.stdout + again.stderr, fail_to_pass + pass_to_pass)
-            if any(rerun[t] not in _BROKEN for t in fail_to_pass) or any(
-                rerun[t] != "passed" for t in pass_to_pass
-            ):
-                return verdict | {"verdict": "flaky"}
+            if not self.config.validate_scenarios:  # else the validator's start-state run is the second run
+                second = self._second_run(sandbox, fail_to_pass, pass_to_pass, timeout)
+                if second is not None:
+                    return verdict | {"verdict": second}
         path = self._write_scenario(candidate, broken, fail_to_pass, pass_to_pass, _failure_reasons(output))
         if self.config.validate_scenarios:
             from prm.envs.swe.validate import validate_scenario_file
@@ -405,6 +400,19 @@ class _Synthesis:
                 path.unlink()
                 return verdict | {"verdict": "invalid", "problem": validation.problem[-500:]}
         return verdict | {"verdict": "kept", "scenario": path.name, "fail_to_pass": len(broken)}
+
+    def _second_run(
+        self, sandbox: Sandbox, fail_to_pass: list[str], pass_to_pass: list[str], timeout: float
+    ) -> str | None:
+        """None when the graded tests give the same verdicts again, else why not (`timeout`, `flaky`)."""
+        again = sandbox.exec(pytest_command(fail_to_pass + pass_to_pass), timeout=timeout)
+        if again.timed_out:
+            return "timeout"
+        statuses = parse_statuses(again.stdout + again.stderr, fail_to_pass + pass_to_pass)
+        agree = all(statuses[t] in _BROKEN for t in fail_to_pass) and all(
+            statuses[t] == "passed" for t in pass_to_pass
+        )
+        return None if agree else "flaky"
 
     def _pass_to_pass(self, broken: list[str], passing: list[str]) -> list[str]:
         files = {test_id.split("::", 1)[0] for test_id in broken}
