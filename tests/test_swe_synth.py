@@ -224,7 +224,7 @@ def test_synthesised_scenarios_validate_run_and_resume(tmp_path):
     assert len(files) == 2
     scenario = load_swe_scenario(files[0])
     assert scenario.difficulty is not None and scenario.tests.fail_to_pass
-    assert "@@" not in scenario.problem_statement and "maths.py" not in scenario.problem_statement
+    assert "@@" not in scenario.problem_statement and "return" not in scenario.problem_statement
     assert validate_scenario_file(files[0], sandbox="docker", repeats=1).ok
 
     env = gym.make("prm/swe-v0", scenario=str(files[1]), sandbox="docker")
@@ -245,3 +245,18 @@ def test_synthesised_scenarios_validate_run_and_resume(tmp_path):
     assert (
         pack_manifest(tmp_path)["packages"] == {"out": 2} == {"out": pack_manifest(config.out)["scenarios"]}
     )
+
+
+@pytest.mark.docker
+def test_without_validation_a_second_run_confirms_each_kept_candidate(tmp_path):
+    config = SynthConfig(
+        source=str(_repo(tmp_path, MATHS)),
+        n=1,
+        out=tmp_path / "out",
+        kinds=["off_by_one"],
+        validate_scenarios=False,
+    )
+    assert synthesize(config).kept == 1
+    assert load_swe_scenario(next(config.out.glob("*.yaml"))).tests.fail_to_pass == [
+        "tests/test_maths.py::test_last"
+    ]
