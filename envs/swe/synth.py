@@ -20,6 +20,7 @@ SWE-smith (Yang et al., 2025) and R2E-Gym (Jain et al., 2025):
    assertion messages only (never the diff), and `difficulty` is `Difficulty.estimate(lines, broken)`;
    with `validate`, `prm scenario validate`'s checks must pass too or the file is removed.
 
+A candidate whose check fails for a sandbox reason (`SandboxError`) is logged and left undecided.
 Every verdict is recorded in `DIR/.synth-state.json` as it comes, so a second run resumes where the first
 stopped; `DIR/manifest.json` holds the counts per mutation kind, the keep rates and validated scenarios per
 hour (`SynthReport`).
@@ -36,7 +37,9 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import logging
 import os
+import queue
 import random
 import tempfile
 import threading
@@ -44,6 +47,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -54,11 +58,12 @@ from prm.envs.swe.grading import parse_statuses, pytest_command
 from prm.envs.swe.mutations import OPERATORS, Mutation, mutations
 from prm.envs.swe.repo import pristine_pypi
 from prm.envs.swe.scenario import _PIN, _TEST_ID, Difficulty, RepoSource
-from prm.errors import PrmError
+from prm.errors import PrmError, SandboxError
 from prm.sandboxes.base import Sandbox, SandboxLimits
 from prm.sandboxes.images import build_image
 from prm.sandboxes.select import open_sandbox
 
+log = logging.getLogger(__name__)
 STATE_FILE = ".synth-state.json"
 MANIFEST_FILE = "manifest.json"
 _SKIPPED_DIRS = {
@@ -321,9 +326,30 @@ class _Synthesis:
             raise SynthError(f"{config.source}: ships no tests (no test_*.py or *_test.py file)")
         self.image: str | None = None
         self.base: Sandbox | None = None
+        self.workers: list[Sandbox] = []
+        self._idle: queue.SimpleQueue[Sandbox] = queue.SimpleQueue()
+
+    @contextmanager
+    def _mutated(self, candidate: Candidate) -> Iterator[Sandbox]:
+        """A worker sandbox (a fork of the pristine one, reused by later candidates) with the mutation written;
+        the pristine file is written back afterwards. A worker whose restore fails is not reused."""
+        try:
+            sandbox = self._idle.get_nowait()
+        except queue.Empty:
+            sandbox = self.base.fork()
+            self.workers.append(sandbox)
+            sandbox.exec("find . -name __pycache__ -type d -prune -exec rm -rf {} +", timeout=120)
+        sandbox.write_file(candidate.path, candidate.mutation.after)
+        try:
+            yield sandbox
+        finally:
+            sandbox.write_file(candidate.path, (self.root / candidate.path).read_bytes())
+        self._idle.put(sandbox)
 
     def _run_suite(self, sandbox: Sandbox, timeout: float) -> tuple[str, bool, int]:
-        result = sandbox.exec(f"COLUMNS=400 {pytest_command(self.tests)}", timeout=timeout)
+        """The whole suite; no bytecode is written, so a restored module never runs from a mutant's cache."""
+        command = f"PYTHONDONTWRITEBYTECODE=1 COLUMNS=400 {pytest_command(self.tests)}"
+        result = sandbox.exec(command, timeout=timeout)
         return result.stdout + result.stderr, result.timed_out, result.exit_code
 
     def baseline(self, state: _State) -> dict:
@@ -374,8 +400,7 @@ class _Synthesis:
         verdict = {"kind": candidate.mutation.kind, "path": candidate.path, "line": candidate.mutation.line}
         passing = baseline["passing"]
         timeout = max(self.config.min_timeout_s, self.config.timeout_factor * baseline["seconds"])
-        with self.base.fork() as sandbox:
-            sandbox.write_file(candidate.path, candidate.mutation.after)
+        with self._mutated(candidate) as sandbox:
             output, timed_out, _ = self._run_suite(sandbox, timeout)
             if timed_out:
                 return verdict | {"verdict": "timeout"}
@@ -398,6 +423,8 @@ class _Synthesis:
             validation = validate_scenario_file(path, sandbox="docker", repeats=1)
             if not validation.ok:
                 path.unlink()
+                if validation.infra_error:
+                    raise SandboxError(f"validating {path.name}: {validation.problem}")
                 return verdict | {"verdict": "invalid", "problem": validation.problem[-500:]}
         return verdict | {"verdict": "kept", "scenario": path.name, "fail_to_pass": len(broken)}
 
@@ -405,7 +432,9 @@ class _Synthesis:
         self, sandbox: Sandbox, fail_to_pass: list[str], pass_to_pass: list[str], timeout: float
     ) -> str | None:
         """None when the graded tests give the same verdicts again, else why not (`timeout`, `flaky`)."""
-        again = sandbox.exec(pytest_command(fail_to_pass + pass_to_pass), timeout=timeout)
+        again = sandbox.exec(
+            f"PYTHONDONTWRITEBYTECODE=1 {pytest_command(fail_to_pass + pass_to_pass)}", timeout=timeout
+        )
         if again.timed_out:
             return "timeout"
         statuses = parse_statuses(again.stdout + again.stderr, fail_to_pass + pass_to_pass)
@@ -501,12 +530,20 @@ def synthesize(config: SynthConfig, on_progress: Callable[[SynthReport], None] |
                 done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                 for future in done:
                     now = time.monotonic()  # wall time, so the rate counts the baseline and the parallelism
-                    state.record(in_flight.pop(future).key, future.result(), seconds=now - last)
+                    candidate = in_flight.pop(future)
+                    try:
+                        verdict = future.result()
+                    except (
+                        SandboxError
+                    ) as err:  # the infrastructure failed, not the candidate: retried on resume
+                        log.warning("candidate %s (%s) not decided: %s", candidate.key, candidate.path, err)
+                        continue
+                    state.record(candidate.key, verdict, seconds=now - last)
                     last = now
                     notify(state.report())
     finally:
-        if synthesis.base is not None:
-            synthesis.base.close()
+        for sandbox in [*synthesis.workers, *([synthesis.base] if synthesis.base else [])]:
+            sandbox.close()
     report = state.report()
     _write_atomic(config.out / MANIFEST_FILE, json.dumps(report.manifest(), indent=1))
     return report
