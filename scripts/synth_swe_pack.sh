@@ -7,10 +7,10 @@ cd "$(dirname "$0")/.."
 PRM="${PRM:-.venv/bin/prm}"
 PYTHON="${PYTHON:-.venv/bin/python}"
 N="${1:-20}"
-PACKAGES=(
-  toolz==1.0.0 inflection==0.5.1 six==1.16.0 xmltodict==0.13.0 sqlparse==0.5.1 pathspec==0.12.1
-  idna==3.10 parse==1.20.2 wcwidth==0.2.13 sortedcontainers==2.4.0 colorama==0.4.6 mccabe==0.7.0
-  astor==0.8.1 unidecode==1.3.8 jmespath==1.0.1 boltons==24.0.0 more-itertools==10.5.0 pyflakes==3.2.0
+PACKAGES=(  # fast suites first
+  toolz==1.0.0 inflection==0.5.1 six==1.16.0 xmltodict==0.13.0 parse==1.20.2 idna==3.10 mccabe==0.7.0
+  colorama==0.4.6 pathspec==0.12.1 wcwidth==0.2.13 jmespath==1.0.1 sqlparse==0.5.1 astor==0.8.1
+  unidecode==1.3.8 sortedcontainers==2.4.0 boltons==24.0.0 more-itertools==10.5.0 pyflakes==3.2.0
 )
 for spec in "${PACKAGES[@]}"; do
   name="${spec%%==*}"
