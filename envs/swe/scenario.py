@@ -117,7 +117,9 @@ class Difficulty(BaseModel):
 
     @classmethod
     def estimate(cls, lines_changed: int, tests_broken: int) -> Difficulty:
-        """>>> Difficulty.estimate(2, 1).level
+        """The estimate for a bug patch of `lines_changed` diff lines that breaks `tests_broken` tests.
+
+        >>> Difficulty.estimate(2, 1).level
         'easy'
         """
         if lines_changed >= 4 or tests_broken >= 6:
