@@ -245,6 +245,12 @@ def test_synthesised_scenarios_validate_run_and_resume(tmp_path):
     assert (
         pack_manifest(tmp_path)["packages"] == {"out": 2} == {"out": pack_manifest(config.out)["scenarios"]}
     )
+    bench = runner.invoke(app, ["bench", "synth", str(tmp_path)])
+    assert (
+        bench.exit_code == 0
+        and "keep rate" in bench.output
+        and "validated scenarios per hour" in bench.output
+    )
 
 
 @pytest.mark.docker
