@@ -27,6 +27,7 @@ from prm.envs.swe.synth import (
     synthesize,
 )
 from prm.envs.swe.validate import validate_scenario_file
+from prm.scenario import scenario_files
 
 runner = CliRunner()
 
@@ -266,3 +267,10 @@ def test_without_validation_a_second_run_confirms_each_kept_candidate(tmp_path):
     assert load_swe_scenario(next(config.out.glob("*.yaml"))).tests.fail_to_pass == [
         "tests/test_maths.py::test_last"
     ]
+
+
+def test_manifests_and_state_files_are_not_scenario_files(tmp_path):
+    for name in ("a.yaml", MANIFEST_FILE, STATE_FILE, "sub/b.yml", "sub/.hidden/c.yaml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("{}")
+    assert scenario_files(tmp_path) == [tmp_path / "a.yaml", tmp_path / "sub" / "b.yml"]

@@ -62,10 +62,11 @@ from prm.errors import PrmError, SandboxError
 from prm.sandboxes.base import Sandbox, SandboxLimits
 from prm.sandboxes.images import build_image
 from prm.sandboxes.select import open_sandbox
+from prm.scenario import PACK_MANIFEST
 
 log = logging.getLogger(__name__)
 STATE_FILE = ".synth-state.json"
-MANIFEST_FILE = "manifest.json"
+MANIFEST_FILE = PACK_MANIFEST
 _SKIPPED_DIRS = {
     ".git",
     ".tox",
