@@ -174,6 +174,19 @@ def test_test_and_source_files_are_told_apart(tmp_path):
     assert find_source_files(root, find_test_files(root)) == ["maths.py"]
 
 
+def test_links_out_of_the_repository_are_never_read(tmp_path):
+    """Attack: a package links a module or a folder to host files, hoping they end up in a bug patch."""
+    secret = tmp_path / "host"
+    secret.mkdir()
+    (secret / "secret.py").write_text("TOKEN = 1 + 1\n")
+    (secret / "test_secret.py").write_text("def test_x():\n    assert 1 < 2\n")
+    root = _repo(tmp_path, MATHS)
+    (root / "stolen.py").symlink_to(secret / "secret.py")
+    (root / "linked").symlink_to(secret, target_is_directory=True)
+    assert find_test_files(root) == ["tests/test_maths.py"]
+    assert find_source_files(root, find_test_files(root)) == ["maths.py"]
+
+
 def test_a_package_without_tests_is_refused_and_nothing_is_written(tmp_path):
     root = _repo(tmp_path, {"maths.py": MATHS["maths.py"]})
     out = tmp_path / "out"

@@ -189,26 +189,35 @@ def _write_atomic(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def _python_files(root: Path) -> Iterator[tuple[str, Path]]:
+    """(relative path, path) of the repository's `.py` files outside tooling folders; symbolic links are
+    skipped (and no file under a linked folder is read), so nothing outside the repository is ever read."""
+    for path in root.rglob("*.py"):
+        rel = path.relative_to(root)
+        linked = any((root / Path(*rel.parts[:depth])).is_symlink() for depth in range(1, len(rel.parts) + 1))
+        if not linked and path.is_file() and not _SKIPPED_DIRS & set(rel.parts[:-1]):
+            yield rel.as_posix(), path
+
+
 def find_test_files(root: Path) -> list[str]:
     """The repository's test modules (`test_*.py`, `*_test.py`), relative, sorted."""
     return sorted(
-        path.relative_to(root).as_posix()
-        for path in root.rglob("*.py")
-        if (path.name.startswith("test_") or path.name.endswith("_test.py"))
-        and not _SKIPPED_DIRS & set(path.relative_to(root).parts[:-1])
+        rel
+        for rel, path in _python_files(root)
+        if path.name.startswith("test_") or path.name.endswith("_test.py")
     )
 
 
 def find_source_files(root: Path, tests: list[str]) -> list[str]:
-    """The modules a bug may be planted in: every other `.py` file but `setup.py` and `conftest.py`."""
+    """The modules a bug may be planted in: every other `.py` file but `setup.py`, `conftest.py` and those in
+    test folders."""
     excluded = {*tests, "setup.py"}
     return sorted(
         rel
-        for path in root.rglob("*.py")
-        if (rel := path.relative_to(root).as_posix()) not in excluded
+        for rel, path in _python_files(root)
+        if rel not in excluded
         and path.name != "conftest.py"
-        and not _SKIPPED_DIRS & set(path.relative_to(root).parts[:-1])
-        and not {"tests", "test", "testing"} & set(path.relative_to(root).parts[:-1])
+        and not {"tests", "test", "testing"} & set(Path(rel).parts[:-1])
     )
 
 
