@@ -330,7 +330,7 @@ class _Synthesis:
         self.config = config
         self.repo = config.repo
         self.package = self.repo.name_version[0] if self.repo.pypi else Path(self.repo.path or "").name
-        self.root = pristine_pypi(self.repo) if self.repo.pypi else Path(self.repo.path or "")
+        self.root = pristine_pypi(self.repo, config.source) if self.repo.pypi else Path(self.repo.path or "")
         self.tests = find_test_files(self.root)
         if not self.tests:
             raise SynthError(f"{config.source}: ships no tests (no test_*.py or *_test.py file)")
