@@ -287,3 +287,10 @@ def test_manifests_and_state_files_are_not_scenario_files(tmp_path):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text("{}")
     assert scenario_files(tmp_path) == [tmp_path / "a.yaml", tmp_path / "sub" / "b.yml"]
+
+
+def test_a_version_the_index_does_not_have_is_refused_and_nothing_is_written(tmp_path):
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["scenario", "synth", "toolz==0.0.0.999", "--n", "1", "--out", str(out)])
+    assert result.exit_code == 1 and "no source distribution for toolz==0.0.0.999" in result.output
+    assert not out.exists()
