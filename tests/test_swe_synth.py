@@ -102,6 +102,8 @@ def test_problem_statement_uses_test_names_and_messages_never_the_patch():
     assert text.startswith("pkg: test_0, test_1, test_2 and 4 more fail")
     assert "- `tests/test_a.py::test_0`: AssertionError: assert '3' == 4" in text
     assert "... and 2 more" in text and "---" not in text and "@@" not in text
+    params = problem_statement("pkg", ["t.py::test_p[1]", "t.py::test_p[2]"], {})
+    assert params.startswith("pkg: test_p fail\n")
 
 
 def test_difficulty_grows_with_the_change_and_the_broken_tests():

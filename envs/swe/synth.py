@@ -252,10 +252,10 @@ def problem_statement(package: str, broken: list[str], reasons: dict[str, str]) 
     <BLANKLINE>
     The tests describe the intended behaviour; fix the library code (not the tests) so that they pass again.
     """
-    names = [test_id.rsplit("::", 1)[-1] for test_id in broken]
+    names = list(dict.fromkeys(test_id.rsplit("::", 1)[-1].split("[", 1)[0] for test_id in broken))
     title = ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
     lines = [
-        f"{package}: {title} {'fails' if len(names) == 1 else 'fail'}",
+        f"{package}: {title} {'fails' if len(broken) == 1 else 'fail'}",
         "",
         f"After a recent change, {len(broken)} test{'s' if len(broken) > 1 else ''} of the suite "
         f"{'fails' if len(broken) == 1 else 'fail'}:",
