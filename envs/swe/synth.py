@@ -287,7 +287,8 @@ def _changed_lines(diff: str) -> int:
 
 
 class _State:
-    """`DIR/.synth-state.json`: the baseline and every candidate's verdict, saved after each one (thread-safe)."""
+    """`DIR/.synth-state.json`: the baseline and every candidate's verdict, saved after each one (thread-safe);
+    `DIR/manifest.json` is rewritten with it."""
 
     def __init__(self, out: Path, source: str):
         self.path = out / STATE_FILE
@@ -309,7 +310,9 @@ class _State:
             self.save()
 
     def save(self) -> None:
+        """Writes the state and, next to it, the manifest (so an interrupted run leaves both current)."""
         _write_atomic(self.path, json.dumps(self.data, indent=1, sort_keys=True))
+        _write_atomic(self.path.with_name(MANIFEST_FILE), json.dumps(self.report().manifest(), indent=1))
 
     def report(self) -> SynthReport:
         verdicts = list(self.data["candidates"].values())
@@ -554,9 +557,7 @@ def synthesize(config: SynthConfig, on_progress: Callable[[SynthReport], None] |
     finally:
         for sandbox in [*synthesis.workers, *([synthesis.base] if synthesis.base else [])]:
             sandbox.close()
-    report = state.report()
-    _write_atomic(config.out / MANIFEST_FILE, json.dumps(report.manifest(), indent=1))
-    return report
+    return state.report()
 
 
 def pack_manifest(root: Path) -> dict:
