@@ -378,7 +378,8 @@ class _Synthesis:
                 raise SynthError(f"{self.config.source}: the test suite did not finish within 30 minutes")
             passed = _passed_ids(output)
             if exit_code in (2, 3, 4) and not passed:
-                tail = "\n".join(output.strip().splitlines()[-8:])
+                errors = [line for line in output.splitlines() if line.startswith(("ERROR ", "E "))]
+                tail = "\n".join(errors[-6:] or output.strip().splitlines()[-4:])
                 raise SynthError(
                     f"{self.config.source}: does not build: the test suite does not collect "
                     f"(pytest exit code {exit_code}):\n{tail}"
