@@ -133,7 +133,9 @@ def bench_synth(
     from prm.envs.swe.synth import pack_manifest
 
     manifest = pack_manifest(pack)
-    table = Table(title=f"scenario synthesis ({manifest['scenarios']} scenarios)")
+    table = Table(
+        title=f"scenario synthesis ({manifest['scenarios']} scenarios, {len(manifest['packages'])} packages)"
+    )
     for column in ("mutation kind", "kept", "keep rate"):
         table.add_column(column, justify="left" if column == "mutation kind" else "right")
     for kind, rate in sorted(manifest["keep_rate_by_kind"].items()):
