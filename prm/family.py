@@ -2,7 +2,7 @@
 
 Core code finds a family's parts only through this declaration (and `prm.registration.FAMILY_PACKAGES` lists the
 packages): the env class behind the id, its scenario importers (`prm scenario import FORMAT`), its validator
-(`prm scenario validate`) and its benchmarks (`prm bench NAME`). Parts are named as `"module:attribute"` strings
+(`prm scenario validate`), its own scenario verbs (`prm scenario NAME`) and its benchmarks (`prm bench NAME`). Parts are named as `"module:attribute"` strings
 and imported only when used, so `import prm` stays fast and a family's heavy dependencies load only with it.
 
 >>> from prm.family import Family
@@ -23,6 +23,7 @@ The contracts of the parts:
 - validator: `(path: Path, *, sandbox: str, repeats: int, on_stage: Callable[[str], None]) -> Validation`; never
   raises for a bad scenario (the problem goes in the result).
 - bench: a typer command function, registered as `prm bench NAME`.
+- scenario command: a typer command function, registered as `prm scenario NAME`.
 """
 
 from __future__ import annotations
@@ -58,6 +59,8 @@ class Family:
     """`"module:function"` behind `prm scenario validate` for this family's files."""
     benches: Mapping[str, str] = field(default_factory=dict)
     """`prm bench NAME` -> `"module:command"` (a typer command function)."""
+    scenario_commands: Mapping[str, str] = field(default_factory=dict)
+    """`prm scenario NAME` -> `"module:command"` (a typer command function), e.g. a scenario generator."""
 
     def env_class(self) -> type:
         return load_ref(self.env)

@@ -34,11 +34,22 @@ def packaged_scenarios(family: str) -> Path:
     return Path(str(resources.files("prm.scenarios"))) / family
 
 
+PACK_MANIFEST = "manifest.json"
+"""A pack's (or a generator's) summary file; neither it nor hidden files (`.name`) are scenarios."""
+
+
 def scenario_files(ref: str | Path) -> list[Path]:
     """The scenario files a path names: the file itself, or every scenario file under a directory, sorted."""
     path = Path(ref)
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.suffix in SCENARIO_SUFFIXES and p.is_file())
+        return sorted(
+            p
+            for p in path.rglob("*")
+            if p.suffix in SCENARIO_SUFFIXES
+            and p.is_file()
+            and p.name != PACK_MANIFEST
+            and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        )
     return [path]
 
 

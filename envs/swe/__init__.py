@@ -2,7 +2,8 @@
 
 Scenarios: `scenario_ids()` lists the packaged pack, `scenario_paths(ref)` the files an id, file or directory
 names, `load_swe_scenario(ref)` loads one; `prm.envs.swe.validate.validate_scenario_file(path)` runs the checks of
-`prm scenario validate`; `prm bench swe` times it (`prm.envs.swe.bench`).
+`prm scenario validate`; `prm bench swe` times it (`prm.envs.swe.bench`). `prm scenario synth` plants bugs in a
+package by AST mutation and keeps those its tests prove (`prm.envs.swe.synth`); `prm bench synth` reports its rate.
 """
 
 from prm.family import Family, lazy_exports
@@ -13,7 +14,8 @@ FAMILY = Family(
     env="prm.envs.swe.env:SweEnv",
     loader="prm.envs.swe.scenario:load_swe_scenario",
     validator="prm.envs.swe.validate:validate_scenario_file",
-    benches={"swe": "prm.envs.swe.cli:bench"},
+    benches={"swe": "prm.envs.swe.cli:bench", "synth": "prm.envs.swe.cli:bench_synth"},
+    scenario_commands={"synth": "prm.envs.swe.cli:synth"},
 )
 
 __all__ = ["FAMILY", "SweEnv", "SweScenario", "load_swe_scenario", "scenario_ids", "scenario_paths"]

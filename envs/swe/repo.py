@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prm.envs.swe.patches import PatchDoesNotApply, apply_patch, patch_paths
-from prm.envs.swe.scenario import SweScenario
+from prm.envs.swe.scenario import RepoSource, SweScenario
 from prm.errors import ScenarioError
 from prm.paths import cache_dir
 
@@ -84,8 +84,7 @@ def _publish(tmp: Path, target: Path) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _download_sdist(scenario: SweScenario, dest: Path) -> Path:
-    spec = scenario.repo.pypi
+def _download_sdist(spec: str, source: Path | str, dest: Path) -> Path:
     cmd = [
         sys.executable,
         "-m",
@@ -105,9 +104,7 @@ def _download_sdist(scenario: SweScenario, dest: Path) -> Path:
             proc.stderr[-300:]
         ]
         raise ScenarioError(
-            scenario.source,
-            "repo.pypi",
-            f"the package index has no source distribution for {spec}: {errors[-1]}",
+            source, "repo.pypi", f"the package index has no source distribution for {spec}: {errors[-1]}"
         )
     return archives[0]
 
@@ -124,8 +121,10 @@ def _extract(archive: Path, into: Path) -> Path:
     return entries[0] if len(entries) == 1 and entries[0].is_dir() else into
 
 
-def _pristine_pypi(scenario: SweScenario) -> Path:
-    name, version = scenario.repo.name_version
+def pristine_pypi(repo: RepoSource, source: Path | str = "<memory>") -> Path:
+    """The extracted sdist of `repo.pypi` (downloaded and extracted once, cached); `ScenarioError` naming
+    `source` when the index has no source distribution for it."""
+    name, version = repo.name_version
     target = cache_dir("swe") / "src" / f"{name.lower()}-{version}"
     if target.is_dir():
         return target
@@ -134,7 +133,7 @@ def _pristine_pypi(scenario: SweScenario) -> Path:
     if archive is None:
         tmp = Path(tempfile.mkdtemp(dir=cache_dir("swe"), prefix=".sdist-"))
         try:
-            _download_sdist(scenario, tmp)
+            _download_sdist(repo.pypi, source, tmp)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -251,7 +250,7 @@ def _check_test_ids(scenario: SweScenario, grading_files: dict[str, str | None])
 def prepare(scenario: SweScenario) -> PreparedRepo:
     """Fetches (cached), applies the bug (cached) and computes the hidden files; `ScenarioError` on bad input."""
     if scenario.repo.pypi is not None:
-        pristine, source_key = _pristine_pypi(scenario), scenario.repo.pypi
+        pristine, source_key = pristine_pypi(scenario.repo, scenario.source), scenario.repo.pypi
     else:
         pristine = _pristine_path(scenario)
         source_key = _tree_hash(pristine)

@@ -18,6 +18,7 @@ tests:
   fail_to_pass: [toolz/tests/test_itertoolz.py::test_groupby]
   pass_to_pass: [toolz/tests/test_itertoolz.py::test_unique]
 requirements: [pytest]        # packages for the image, installed offline from host-fetched wheels
+difficulty: {level: easy, lines_changed: 2, tests_broken: 1}   # optional; written by `prm scenario synth`
 max_steps: 40
 ```
 
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
@@ -102,6 +104,33 @@ class TestSpec(BaseModel):
         return [*self.fail_to_pass, *self.pass_to_pass]
 
 
+class Difficulty(BaseModel):
+    """An estimate of how hard a scenario is, from the size of its bug and of the failure it causes (written
+    by `prm scenario synth`): `easy` for a one-line change (2 diff lines) breaking one or two tests, `hard` from 4 diff lines or
+    6 broken tests, else `medium`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    level: Literal["easy", "medium", "hard"]
+    lines_changed: int = Field(ge=1, description="lines the bug patch removes plus lines it adds")
+    tests_broken: int = Field(ge=1, description="tests that the bug makes fail")
+
+    @classmethod
+    def estimate(cls, lines_changed: int, tests_broken: int) -> Difficulty:
+        """The estimate for a bug patch of `lines_changed` diff lines that breaks `tests_broken` tests.
+
+        >>> Difficulty.estimate(2, 1).level
+        'easy'
+        """
+        if lines_changed >= 4 or tests_broken >= 6:
+            level = "hard"
+        elif lines_changed <= 2 and tests_broken <= 2:
+            level = "easy"
+        else:
+            level = "medium"
+        return cls(level=level, lines_changed=lines_changed, tests_broken=tests_broken)
+
+
 class SweScenario(ScenarioBase):
     """One bug-fixing task. `source` (set by `load_swe_scenario`) is the file it came from."""
 
@@ -112,6 +141,7 @@ class SweScenario(ScenarioBase):
     test_patch: str | None = None
     tests: TestSpec
     requirements: list[str] = Field(default_factory=lambda: ["pytest"])
+    difficulty: Difficulty | None = None
 
     _source: Path | None = PrivateAttr(default=None)
 

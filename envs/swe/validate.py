@@ -23,7 +23,7 @@ from pathlib import Path
 
 from prm.envs.swe.env import SweEnv
 from prm.envs.swe.grading import TestRun
-from prm.errors import PrmError, ScenarioError
+from prm.errors import PrmError, SandboxError, ScenarioError
 from prm.family import Validation
 
 
@@ -40,6 +40,8 @@ class ValidationResult(Validation):
 
     start: dict[str, str] = field(default_factory=dict)
     gold: dict[str, str] = field(default_factory=dict)
+    infra_error: bool = False
+    """The problem is the sandbox's (`SandboxError`), not the scenario's."""
 
     def checks(self) -> dict[str, str]:
         return {"start": _pass_count(self.start), "gold": _pass_count(self.gold)}
@@ -114,6 +116,7 @@ def validate_scenario_file(
             result.repeats = round_index + 1
     except PrmError as err:
         result.problem = str(err)
+        result.infra_error = isinstance(err, SandboxError)
     finally:
         if env is not None:
             env.close()

@@ -35,17 +35,20 @@ app.add_typer(image_app, name="image")
 app.add_typer(bench_app, name="bench")
 
 
-def _register_family_benches() -> None:
-    """`prm bench NAME` for every benchmark a family declares (`Family.benches`)."""
+def _register_family_commands() -> None:
+    """`prm bench NAME` for every benchmark a family declares (`Family.benches`), `prm scenario NAME` for its
+    scenario verbs (`Family.scenario_commands`)."""
     from prm.family import load_ref
     from prm.registration import families
 
     for family in families().values():
         for name, ref in family.benches.items():
             bench_app.command(name)(load_ref(ref))
+        for name, ref in family.scenario_commands.items():
+            scenario_app.command(name)(load_ref(ref))
 
 
-_register_family_benches()
+_register_family_commands()
 
 # Command modules register their verbs on the apps above when imported.
 from prm.cli import (  # noqa: E402, F401
