@@ -29,6 +29,12 @@ if ! docker info >/dev/null 2>&1; then
   docker info >/dev/null 2>&1 || { echo "[setup] dockerd did not start; see /tmp/prm-dockerd.log" >&2; tail -20 /tmp/prm-dockerd.log >&2; exit 1; }
 fi
 
+# Each sandbox watches its workspace with one inotify instance (changed files come from the host's kernel);
+# Debian's default of 128 per user is too few for many envs at once. Best effort: a container may forbid it.
+if [ "$(cat /proc/sys/fs/inotify/max_user_instances 2>/dev/null || echo 0)" -lt 8192 ]; then
+  sysctl -q -w fs.inotify.max_user_instances=8192 2>/dev/null || echo "[setup] could not raise fs.inotify.max_user_instances (needs root)"
+fi
+
 # The system interpreter of a stock Debian refuses pip (PEP 668): everything goes into the project's venv.
 # --system-site-packages lets it reuse what the machine already has (e.g. a system-wide torch).
 if [ ! -x "$venv/bin/python" ]; then

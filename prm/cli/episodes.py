@@ -18,7 +18,7 @@ from prm.agents import Agent, AgentError, AgentSpecError, ModelAgent, make_agent
 from prm.cli import app
 from prm.cli.errors import make_env
 from prm.models import StepRecord
-from prm.registration import ENV_IDS, env_class
+from prm.registration import ENV_IDS, env_class, families
 from prm.rewards.spec import parse_specs
 from prm.rollout import rollout, run_episode, step_record
 from prm.scenario import locate_recorded_scenario
@@ -230,12 +230,11 @@ def replay(file: Annotated[Path, typer.Argument(help="a trajectory JSONL file")]
 
 
 def _family_env_id(family: str) -> str:
-    """The env id a family name means: `swe`, `search-qa`, `search_qa` or the id itself."""
-    wanted = family.lower().replace("_", "-")
-    for env_id in ENV_IDS:
-        if wanted in (env_id, env_id.removeprefix("prm/").rsplit("-v", 1)[0]):
-            return env_id
-    names = ", ".join(env_id.removeprefix("prm/").rsplit("-v", 1)[0] for env_id in ENV_IDS)
+    """The env id a family name means: its name (`swe`, `search-qa` or `search_qa`) or the env id itself."""
+    for declared in families().values():
+        if family == declared.env_id or family.lower().replace("-", "_") == declared.name:
+            return declared.env_id
+    names = ", ".join(name.replace("_", "-") for name in families())
     raise typer.BadParameter(f"unknown family '{family}'; families: {names}", param_hint="FAMILY")
 
 
