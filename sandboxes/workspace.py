@@ -204,11 +204,14 @@ class HostWorkspace:
                     if err.errno not in (errno.ELOOP, errno.ENOTDIR, errno.EMLINK):
                         raise
                     target = self._symlink_target(name, stack[-1])
-                    if target is None:
+                    if target is None and err.errno != errno.ELOOP:
                         raise
                     links += 1
                     if links > MAX_SYMLINKS:
                         raise OSError(errno.ELOOP, f"too many symbolic links in {path!r}") from None
+                    if target is None:  # a symlink at open, something else now: being swapped; look again
+                        todo.append(name)
+                        continue
                     if target.startswith("/"):  # absolute: restart from the root, which it must lie under
                         for extra in stack[1:]:
                             os.close(extra)
