@@ -71,25 +71,90 @@ def step_record(
     )
 
 
-class EpisodeRunner:
-    """One env slot: resets its env, applies actions and records the episode (file and `Trajectory`).
+class EpisodeRecord:
+    """An episode's record as it grows: the `Trajectory` and, with `out`, its JSONL file (flushed per line)."""
 
-    It never calls the agent: the caller passes each action (and the `PolicyCall` that produced it), so the
-    runner can move into a worker process or actor unchanged.
-    """
-
-    def __init__(self, env: gym.Env, *, env_kwargs: dict[str, Any] | None = None, reward_config=()):
-        self.env = env
-        self.env_kwargs = dict(env_kwargs or {})
-        self.reward_config = list(reward_config)
-        self.trajectory: Trajectory | None = None
-        self.observation: Any = None
-        self.info: dict[str, Any] = {}
-        self._writer: TrajectoryWriter | None = None
+    def __init__(
+        self, header: TrajectoryHeader, out: str | Path | None = None, steps: Sequence[StepRecord] = ()
+    ):
+        self.trajectory = Trajectory(header=header, steps=list(steps))
+        self._writer = TrajectoryWriter(out, header) if out is not None else None
+        for step in self.trajectory.steps:  # a branch starts with its parent's steps
+            self._writer and self._writer.write_step(step)
 
     @property
     def done(self) -> bool:
-        return self.trajectory is not None and self.trajectory.outcome is not None
+        return self.trajectory.outcome is not None
+
+    def add(self, record: StepRecord) -> None:
+        self.trajectory.steps.append(record)
+        if self._writer is not None:
+            self._writer.write_step(record)
+
+    def finish(self, outcome: OutcomeRecord) -> None:
+        self.trajectory.outcome = outcome
+        self.close()
+
+    def abort(self, reason: str) -> None:
+        """Ends the episode as an infrastructure failure (e.g. the policy's endpoint or the env's worker died)."""
+        self.finish(
+            OutcomeRecord(
+                outcome={"reward": None, "infra_error": reason},
+                total_reward=sum(self.trajectory.rewards),
+                num_steps=len(self.trajectory.steps),
+                infra_error=True,
+            )
+        )
+
+    def close(self) -> None:
+        """Writes the outcome line (if any) and closes the episode's file."""
+        if self._writer is not None:
+            if self.trajectory.outcome is not None:
+                self._writer.write_outcome(self.trajectory.outcome)
+            self._writer.close()
+            self._writer = None
+
+
+class RecordedSlot:
+    """What every env slot has: the episode's record, the last observation and info, and how to end it."""
+
+    def __init__(self) -> None:
+        self.record: EpisodeRecord | None = None
+        self.observation: Any = None
+        self.info: dict[str, Any] = {}
+
+    @property
+    def trajectory(self) -> Trajectory | None:
+        return self.record.trajectory if self.record is not None else None
+
+    @property
+    def done(self) -> bool:
+        return self.record is not None and self.record.done
+
+    def abort(self, reason: str) -> None:
+        """Ends the episode as an infrastructure failure (e.g. the policy's endpoint is down)."""
+        assert self.record is not None, "start() first"
+        self.record.abort(reason)
+
+    def close_record(self) -> None:
+        """Writes the outcome line (if any) and closes the episode's file."""
+        if self.record is not None:
+            self.record.close()
+
+
+class EpisodeRunner(RecordedSlot):
+    """One env slot: resets its env, applies actions and records the episode (file and `Trajectory`).
+
+    It never calls the agent: the caller passes each action (and the `PolicyCall` that produced it), so the
+    runner can move into a worker process or actor unchanged (`prm.ray_backend.RemoteRunner` is its twin on
+    the driver's side of a Ray actor).
+    """
+
+    def __init__(self, env: gym.Env, *, env_kwargs: dict[str, Any] | None = None, reward_config=()):
+        super().__init__()
+        self.env = env
+        self.env_kwargs = dict(env_kwargs or {})
+        self.reward_config = list(reward_config)
 
     def start(
         self, *, seed: int | None, scenario_id: str | None = None, out: str | Path | None = None
@@ -110,55 +175,39 @@ class EpisodeRunner:
         header.scenario_path, header.scenario_sha256 = scenario_provenance(header.scenario_id)
         header.initial_observation = to_jsonable(self.observation)
         header.reset_info = to_jsonable(self.info)
-        self.trajectory = Trajectory(header=header)
-        self._writer = TrajectoryWriter(out, header) if out is not None else None
+        self.record = EpisodeRecord(header, out)
         return self.observation
 
     def step(self, action: str, policy: PolicyCall | None = None) -> StepRecord:
         """Applies one action; when the episode ends, its outcome is recorded and the file closed."""
-        assert self.trajectory is not None, "start() first"
+        assert self.record is not None, "start() first"
         self.observation, reward, terminated, truncated, self.info = self.env.step(action)
         record = step_record(
-            len(self.trajectory.steps), action, self.observation, reward, terminated, truncated, self.info
+            len(self.record.trajectory.steps),
+            action,
+            self.observation,
+            reward,
+            terminated,
+            truncated,
+            self.info,
         )
         record.policy = policy
-        self.trajectory.steps.append(record)
-        if self._writer is not None:
-            self._writer.write_step(record)
+        self.record.add(record)
         if terminated or truncated:
-            self._finish(
+            self.record.finish(
                 OutcomeRecord(
                     outcome=to_jsonable(self.info.get("outcome")),
-                    total_reward=sum(self.trajectory.rewards),
-                    num_steps=len(self.trajectory.steps),
+                    total_reward=sum(self.record.trajectory.rewards),
+                    num_steps=len(self.record.trajectory.steps),
                     infra_error=bool(self.info.get("infra_error")),
                 )
             )
         return record
 
-    def abort(self, reason: str) -> None:
-        """Ends the episode as an infrastructure failure (e.g. the policy's endpoint is down)."""
-        assert self.trajectory is not None, "start() first"
-        self._finish(
-            OutcomeRecord(
-                outcome={"reward": None, "infra_error": reason},
-                total_reward=sum(self.trajectory.rewards),
-                num_steps=len(self.trajectory.steps),
-                infra_error=True,
-            )
-        )
-
-    def _finish(self, outcome: OutcomeRecord) -> None:
-        self.trajectory.outcome = outcome
+    def close(self) -> None:
+        """Closes the record and the env."""
         self.close_record()
-
-    def close_record(self) -> None:
-        """Writes the outcome line (if any) and closes the episode's file."""
-        if self._writer is not None:
-            if self.trajectory is not None and self.trajectory.outcome is not None:
-                self._writer.write_outcome(self.trajectory.outcome)
-            self._writer.close()
-            self._writer = None
+        self.env.close()
 
 
 def run_episode(
@@ -221,7 +270,7 @@ class _Slot:
     episode: int
 
 
-BACKENDS = ("local",)
+BACKENDS = ("local", "ray")
 
 
 class RolloutEngine:
@@ -242,6 +291,7 @@ class RolloutEngine:
         seed: int = 0,
         env_kwargs: dict[str, Any] | None = None,
         backend: str = "local",
+        address: str | None = None,
         batch: bool = True,
         on_step: Callable[[int, StepRecord], None] | None = None,
     ):
@@ -259,6 +309,23 @@ class RolloutEngine:
         self.batch = batch and hasattr(agent, "act_batch")
         self.on_step = on_step
         self.timings = RolloutTimings()
+        self.backend, self.address = backend, address
+        self._ray_pool = None
+
+    def _runner(self, make_kwargs: dict[str, Any]) -> Any:
+        """An `EpisodeRunner` of a new env here, or a `RemoteRunner` of an env actor on Ray."""
+        if self._ray_pool is not None:
+            from prm.ray_backend import RemoteRunner
+
+            return RemoteRunner(
+                self._ray_pool,
+                self.env_id,
+                make_kwargs,
+                env_kwargs=self.env_kwargs,
+                reward_config=self.rewards,
+            )
+        env = gym.make(self.env_id, **make_kwargs)
+        return EpisodeRunner(env, env_kwargs=self.env_kwargs, reward_config=self.rewards)
 
     def _spawn_agent(self) -> Any:
         return self.agent.spawn() if hasattr(self.agent, "spawn") else copy.deepcopy(self.agent)
@@ -266,20 +333,15 @@ class RolloutEngine:
     def _open(self, episode: int, agent: Any) -> _Slot:
         scenario = self.scenarios[episode % len(self.scenarios)]
         scenario_kwargs = {"scenario": scenario} if scenario is not None else {}
-        env = gym.make(
-            self.env_id,
-            **scenario_kwargs,
-            **self.env_kwargs,
-            **({"rewards": self.rewards} if self.rewards else {}),
+        runner = self._runner(
+            {**scenario_kwargs, **self.env_kwargs, **({"rewards": self.rewards} if self.rewards else {})}
         )
-        runner = EpisodeRunner(env, env_kwargs=self.env_kwargs, reward_config=self.rewards)
         out = trajectory_path(self.out, self.env_id, scenario, episode) if self.out is not None else None
         try:
             observation = runner.start(seed=self.seed + episode, scenario_id=scenario, out=out)
-            agent.reset(env, observation, runner.info)
+            agent.reset(runner.env, observation, runner.info)
         except BaseException:
-            runner.close_record()
-            env.close()
+            runner.close()
             raise
         return _Slot(runner, agent, episode)
 
@@ -297,6 +359,18 @@ class RolloutEngine:
         return actions
 
     def run(self, progress: Progress | None = None) -> list[Trajectory]:
+        if self.backend == "ray":
+            from prm.ray_backend import RayEnvPool
+
+            self._ray_pool = RayEnvPool(self.address)
+            try:
+                return self._run(progress)
+            finally:
+                self._ray_pool.shutdown()
+                self._ray_pool = None
+        return self._run(progress)
+
+    def _run(self, progress: Progress | None) -> list[Trajectory]:
         started = time.perf_counter()
         results: dict[int, Trajectory] = {}
         next_episode = 0
@@ -322,15 +396,14 @@ class RolloutEngine:
                     self.timings.env_s += time.perf_counter() - clock
                     for slot in [slot for slot in slots if slot.runner.done]:
                         results[slot.episode] = slot.runner.trajectory
-                        slot.runner.env.close()
+                        slot.runner.close()
                         slots.remove(slot)
                         idle_agents.append(slot.agent)
                         if progress is not None:
                             progress.advance(task)
             finally:
                 for slot in slots:
-                    slot.runner.close_record()
-                    slot.runner.env.close()
+                    slot.runner.close()
         self.timings.wall_s = time.perf_counter() - started
         return [results[episode] for episode in range(self.episodes)]
 
@@ -339,7 +412,7 @@ class RolloutEngine:
             slot.runner.abort(str(action))
             return
         record = slot.runner.step(action, getattr(slot.agent, "last_call", None))
-        if self.on_step is not None:
+        if record is not None and self.on_step is not None:
             self.on_step(slot.episode, record)
 
 
@@ -355,6 +428,7 @@ def rollout(
     seed: int = 0,
     env_kwargs: dict[str, Any] | None = None,
     backend: str = "local",
+    address: str | None = None,
     batch: bool = True,
     show_progress: bool = True,
     console: Console | None = None,
@@ -362,7 +436,9 @@ def rollout(
     """Runs `episodes` episodes of `agent` in `env_id` on `num_envs` concurrent envs and returns their
     trajectories (episode order), written to `out/` as JSONL when given. With `show_progress`, a rich progress
     bar runs and a summary table (success rate, mean return and steps, mean reward components, infra errors)
-    is printed at the end. `batch=False` calls the policy once per env instead of once per step."""
+    is printed at the end. `batch=False` calls the policy once per env instead of once per step.
+    `backend="ray"` runs each env in its own Ray actor (`prm.ray_backend`; `address=` an existing cluster,
+    else a local Ray started on demand); the trajectories are the same as in-process."""
     engine = RolloutEngine(
         env_id,
         agent,
@@ -374,6 +450,7 @@ def rollout(
         seed=seed,
         env_kwargs=env_kwargs,
         backend=backend,
+        address=address,
         batch=batch,
     )
     if not show_progress:
