@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -157,7 +158,12 @@ class EpisodeRunner(RecordedSlot):
         self.reward_config = list(reward_config)
 
     def start(
-        self, *, seed: int | None, scenario_id: str | None = None, out: str | Path | None = None
+        self,
+        *,
+        seed: int | None,
+        scenario_id: str | None = None,
+        out: str | Path | None = None,
+        episode_id: str | None = None,
     ) -> Any:
         """Resets the env and opens the episode's record; returns the first observation."""
         kwargs = dict(self.env_kwargs)
@@ -175,6 +181,7 @@ class EpisodeRunner(RecordedSlot):
         header.scenario_path, header.scenario_sha256 = scenario_provenance(header.scenario_id)
         header.initial_observation = to_jsonable(self.observation)
         header.reset_info = to_jsonable(self.info)
+        header.episode_id = episode_id
         self.record = EpisodeRecord(header, out)
         return self.observation
 
@@ -247,11 +254,20 @@ def run_episode(
     return runner.trajectory
 
 
-def trajectory_path(out: str | Path, env_id: str, scenario: str | None, episode: int) -> Path:
-    """Where `rollout` writes episode `episode`: a new file `OUT/<env id>-<scenario>-<episode>.jsonl` (with
-    `.2`, `.3`, ... before the suffix when taken: an earlier run is never overwritten)."""
+def trajectory_path(
+    out: str | Path, env_id: str, scenario: str | None, episode: int, branch: str = ""
+) -> Path:
+    """Where `rollout` writes episode `episode`: a new file `OUT/<env id>-<scenario>-<episode>.jsonl` (a
+    branch of a tree rollout adds `-<branch>`; `.2`, `.3`, ... before the suffix when taken: an earlier run is
+    never overwritten)."""
     stem = Path(scenario).stem if scenario else "drawn"
-    return reserve_path(Path(out) / f"{env_id.replace('/', '_')}-{stem}-{episode:04d}.jsonl")
+    branch = f"-{branch}" if branch else ""
+    return reserve_path(Path(out) / f"{env_id.replace('/', '_')}-{stem}-{episode:04d}{branch}.jsonl")
+
+
+def fork_agent(agent: Any) -> Any:
+    """The agent's session continued independently (`agent.fork()` when it has one, else a deep copy)."""
+    return agent.fork() if hasattr(agent, "fork") else copy.deepcopy(agent)
 
 
 @dataclass
@@ -268,6 +284,7 @@ class _Slot:
     runner: EpisodeRunner
     agent: Any
     episode: int
+    branch: int = 0  # 0: the episode itself; 1, 2, ...: its branches in the order they forked
 
 
 BACKENDS = ("local", "ray")
@@ -276,7 +293,14 @@ BACKENDS = ("local", "ray")
 class RolloutEngine:
     """Runs `episodes` episodes of `agent` on `num_envs` concurrent envs; `run()` returns the trajectories
     in episode order and fills `timings`. Episode i plays `scenarios[i % len(scenarios)]` with seed
-    `seed + i`, whatever slot runs it, so a batched rollout plays the same episodes as a sequential one."""
+    `seed + i`, whatever slot runs it, so a batched rollout plays the same episodes as a sequential one.
+
+    Tree rollouts (Tree-GRPO; Monte Carlo value labels for PAV): with `branch_every=k` and `branches=b`, each
+    episode forks `b - 1` branches after steps k, 2k, ... (`env.unwrapped.fork()`, the agent's session forked
+    too), and every branch plays on with the same policy. Branches do not branch again, so the episode's path
+    gets b outcomes from each of its branch points. A branch's trajectory starts with its parent's steps and
+    records `parent_id` and `branch_step`; `run()` returns each episode followed by its branches. Reward
+    wrappers are not carried into forks, so branching takes no `rewards` (rescore the files instead)."""
 
     def __init__(
         self,
@@ -294,6 +318,8 @@ class RolloutEngine:
         address: str | None = None,
         batch: bool = True,
         on_step: Callable[[int, StepRecord], None] | None = None,
+        branch_every: int | None = None,
+        branches: int = 2,
     ):
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -311,6 +337,17 @@ class RolloutEngine:
         self.timings = RolloutTimings()
         self.backend, self.address = backend, address
         self._ray_pool = None
+        if branch_every is not None:
+            if branch_every < 1 or branches < 2:
+                raise ValueError(
+                    f"branch_every must be >= 1 and branches >= 2, got {branch_every} and {branches}"
+                )
+            if self.rewards:
+                raise ValueError("tree rollouts fork bare envs: pass no rewards (prm rescore the branches)")
+            if backend != "local":
+                raise ValueError("tree rollouts run on backend='local'")
+        self.branch_every, self.branches = branch_every, branches
+        self.tree_id = uuid.uuid4().hex[:8]
 
     def _runner(self, make_kwargs: dict[str, Any]) -> Any:
         """An `EpisodeRunner` of a new env here, or a `RemoteRunner` of an env actor on Ray."""
@@ -338,12 +375,52 @@ class RolloutEngine:
         )
         out = trajectory_path(self.out, self.env_id, scenario, episode) if self.out is not None else None
         try:
-            observation = runner.start(seed=self.seed + episode, scenario_id=scenario, out=out)
+            tree = {"episode_id": f"{self.tree_id}-{episode:04d}"} if self.branch_every is not None else {}
+            observation = runner.start(seed=self.seed + episode, scenario_id=scenario, out=out, **tree)
             agent.reset(runner.env, observation, runner.info)
         except BaseException:
             runner.close()
             raise
         return _Slot(runner, agent, episode)
+
+    def _branch(self, slot: _Slot, number: int) -> _Slot:
+        """A fork of `slot`'s env and agent at its current step, recorded as branch `number` of the episode."""
+        parent = slot.runner.trajectory
+        step = len(parent.steps)
+        header = parent.header.model_copy(
+            update={
+                "episode_id": f"{parent.header.episode_id}-b{number}",
+                "parent_id": parent.header.episode_id,
+                "branch_step": step,
+            }
+        )
+        scenario = self.scenarios[slot.episode % len(self.scenarios)]
+        out = (
+            trajectory_path(self.out, self.env_id, scenario, slot.episode, f"b{number}")
+            if self.out is not None
+            else None
+        )
+        runner = EpisodeRunner(slot.runner.env.unwrapped.fork(), env_kwargs=self.env_kwargs)
+        runner.record = EpisodeRecord(header, out, steps=[s.model_copy(deep=True) for s in parent.steps])
+        runner.observation, runner.info = slot.runner.observation, copy.deepcopy(slot.runner.info)
+        return _Slot(runner, fork_agent(slot.agent), slot.episode, number)
+
+    def _branches(self, slots: list[_Slot]) -> list[_Slot]:
+        """The new branches of every live episode (not branch) that has just taken a multiple of k steps."""
+        if self.branch_every is None:
+            return []
+        forking = [
+            slot
+            for slot in slots
+            if slot.branch == 0
+            and not slot.runner.done
+            and len(slot.runner.trajectory.steps) % self.branch_every == 0
+        ]
+        new = []
+        for slot in forking:
+            first = 1 + (len(slot.runner.trajectory.steps) // self.branch_every - 1) * (self.branches - 1)
+            new += [self._branch(slot, first + k) for k in range(self.branches - 1)]
+        return new
 
     def _act(self, slots: list[_Slot]) -> list[str | PolicyUnavailable]:
         observations = [slot.runner.observation for slot in slots]
@@ -372,7 +449,7 @@ class RolloutEngine:
 
     def _run(self, progress: Progress | None) -> list[Trajectory]:
         started = time.perf_counter()
-        results: dict[int, Trajectory] = {}
+        results: dict[tuple[int, int], Trajectory] = {}
         next_episode = 0
         task = progress.add_task(self.env_id, total=self.episodes) if progress is not None else None
         idle_agents = [self._spawn_agent() for _ in range(self.num_envs)]
@@ -393,11 +470,14 @@ class RolloutEngine:
                     self.timings.policy_s += time.perf_counter() - clock
                     clock = time.perf_counter()
                     list(pool.map(self._apply, slots, actions))
+                    slots += self._branches(slots)
                     self.timings.env_s += time.perf_counter() - clock
                     for slot in [slot for slot in slots if slot.runner.done]:
-                        results[slot.episode] = slot.runner.trajectory
+                        results[slot.episode, slot.branch] = slot.runner.trajectory
                         slot.runner.close()
                         slots.remove(slot)
+                        if slot.branch:
+                            continue
                         idle_agents.append(slot.agent)
                         if progress is not None:
                             progress.advance(task)
@@ -405,7 +485,7 @@ class RolloutEngine:
                 for slot in slots:
                     slot.runner.close()
         self.timings.wall_s = time.perf_counter() - started
-        return [results[episode] for episode in range(self.episodes)]
+        return [results[key] for key in sorted(results)]
 
     def _apply(self, slot: _Slot, action: str | PolicyUnavailable) -> None:
         if isinstance(action, PolicyUnavailable):
@@ -430,6 +510,8 @@ def rollout(
     backend: str = "local",
     address: str | None = None,
     batch: bool = True,
+    branch_every: int | None = None,
+    branches: int = 2,
     show_progress: bool = True,
     console: Console | None = None,
 ) -> list[Trajectory]:
@@ -438,7 +520,8 @@ def rollout(
     bar runs and a summary table (success rate, mean return and steps, mean reward components, infra errors)
     is printed at the end. `batch=False` calls the policy once per env instead of once per step.
     `backend="ray"` runs each env in its own Ray actor (`prm.ray_backend`; `address=` an existing cluster,
-    else a local Ray started on demand); the trajectories are the same as in-process."""
+    else a local Ray started on demand); the trajectories are the same as in-process. `branch_every=k,
+    branches=b` makes a tree rollout (see `RolloutEngine`): each episode is followed by its branches."""
     engine = RolloutEngine(
         env_id,
         agent,
@@ -452,6 +535,8 @@ def rollout(
         backend=backend,
         address=address,
         batch=batch,
+        branch_every=branch_every,
+        branches=branches,
     )
     if not show_progress:
         return engine.run()
