@@ -57,6 +57,14 @@ def _import_ray():
     return ray
 
 
+def start_local_ray():
+    """Starts a local Ray with `LOCAL_RAY`'s small resources and returns the `ray` module (for sessions that
+    serve several rollouts: tests, benchmarks)."""
+    ray = _import_ray()
+    ray.init(**LOCAL_RAY, logging_level="ERROR")
+    return ray
+
+
 def check_address(address: str, timeout_s: float = 5.0) -> None:
     """Raises `RayUnavailable` naming `address` ("HOST:PORT" or "ray://HOST:PORT") unless something listens
     there. "auto" (find the cluster of this machine) is left to Ray."""
@@ -205,9 +213,11 @@ class RayEnvPool:
         if address is not None:
             check_address(address)
         if not self.ray.is_initialized():
-            init = {"address": address} if address is not None else LOCAL_RAY
-            self.ray.init(**init, logging_level="ERROR")
-            self.started_ray = address is None
+            if address is None:
+                start_local_ray()
+                self.started_ray = True
+            else:
+                self.ray.init(address=address, logging_level="ERROR")
         self._actor_class = self.ray.remote(num_cpus=0, max_restarts=0)(EnvActorCore)
         self._idle: list[Any] = []
         self._all: list[Any] = []

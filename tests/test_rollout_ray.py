@@ -15,7 +15,7 @@ from prm import load_trajectory
 from prm.agents import OracleAgent
 from prm.cli import app
 from prm.envs.search_qa import scenario_ids
-from prm.ray_backend import LOCAL_RAY, RayUnavailable
+from prm.ray_backend import RayUnavailable, start_local_ray
 from prm.rollout import rollout
 
 ENV = "prm/search-qa-v0"
@@ -25,7 +25,7 @@ SCENARIOS = scenario_ids()[:4]
 @pytest.fixture(scope="module", autouse=True)
 def ray_session():
     """One local Ray for the module; the rollouts reuse it (and so leave it running for the next test)."""
-    ray.init(**LOCAL_RAY, logging_level="ERROR")
+    start_local_ray()
     yield
     ray.shutdown()
 

@@ -51,6 +51,7 @@ _register_family_benches()
 from prm.cli import (  # noqa: E402, F401
     bench_agents,
     bench_sandbox,
+    bench_scale,
     episodes,
     export,
     image,
