@@ -49,6 +49,10 @@ class RayUnavailable(PrmError):
     """Ray is not installed or the cluster at the given address does not answer."""
 
 
+class EnvActorError(PrmError):
+    """An env actor could not make or reset its env (e.g. bad arguments, a sandbox that cannot start)."""
+
+
 def _import_ray():
     try:
         import ray
@@ -174,11 +178,21 @@ class RemoteRunner(RecordedSlot):
     def start(
         self, *, seed: int | None, scenario_id: str | None = None, out: str | Path | None = None
     ) -> Any:
-        header, self.observation, self.info = self.pool.ray.get(
-            self.actor.start.remote(
-                self.env_id, self.make_kwargs, self.env_kwargs, self.reward_config, seed, scenario_id
+        """Makes and resets the actor's env; `EnvActorError` (naming the env and the cause) when it cannot."""
+        errors = self.pool.ray.exceptions
+        try:
+            header, self.observation, self.info = self.pool.ray.get(
+                self.actor.start.remote(
+                    self.env_id, self.make_kwargs, self.env_kwargs, self.reward_config, seed, scenario_id
+                )
             )
-        )
+        except (errors.RayTaskError, errors.RayActorError) as err:
+            self.dead = isinstance(err, errors.RayActorError)
+            cause = getattr(err, "cause", None) or err
+            first_line = (str(cause).strip().splitlines() or [""])[0]
+            raise EnvActorError(
+                f"the Ray actor could not start {self.env_id} (seed {seed}): {type(cause).__name__}: {first_line}"
+            ) from cause
         self.record = EpisodeRecord(header, out)
         return self.observation
 

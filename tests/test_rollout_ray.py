@@ -15,7 +15,7 @@ from prm import load_trajectory
 from prm.agents import OracleAgent
 from prm.cli import app
 from prm.envs.search_qa import scenario_ids
-from prm.ray_backend import RayUnavailable, start_local_ray
+from prm.ray_backend import EnvActorError, RayUnavailable, start_local_ray
 from prm.rollout import rollout
 
 ENV = "prm/search-qa-v0"
@@ -127,3 +127,19 @@ def test_prm_run_backend_ray(tmp_path):
     assert result.exit_code == 0, result.output
     trajectories = [load_trajectory(path) for path in sorted(tmp_path.glob("*.jsonl"))]
     assert len(trajectories) == 2 and all(t.outcome.outcome["exact_match"] == 1.0 for t in trajectories)
+
+
+def test_actor_that_cannot_make_its_env_is_a_clear_error_and_nothing_is_left():
+    with pytest.raises(
+        EnvActorError, match="could not start prm/search-qa-v0 .*ValueError: mode must be one of"
+    ):
+        rollout(
+            ENV,
+            OracleAgent(),
+            num_envs=2,
+            episodes=2,
+            env_kwargs={"mode": "nonsense"},
+            backend="ray",
+            show_progress=False,
+        )
+    assert wait_until(lambda: not actor_processes())
