@@ -45,6 +45,10 @@ LOCAL_RAY = {
 }
 
 
+EXIT_TIMEOUT_S = 60.0
+"""How long the actors may take to close their envs and exit at the end of a rollout before they are killed."""
+
+
 class RayUnavailable(PrmError):
     """Ray is not installed or the cluster at the given address does not answer."""
 
@@ -128,6 +132,14 @@ class EnvActorCore:
         if self.runner is not None:
             self.runner.close()
             self.runner = None
+
+    def exit(self) -> None:
+        """Closes the env and ends the actor's process the orderly way, so that its exit handlers run (e.g.
+        sandboxes started ahead of time are removed)."""
+        import ray
+
+        self.close()
+        ray.actor.exit_actor()
 
 
 class RemoteEnv:
@@ -218,8 +230,8 @@ class RemoteRunner(RecordedSlot):
 
 
 class RayEnvPool:
-    """Env actors for one rollout: `acquire` one per live env (reused across episodes), `shutdown` kills them
-    all and stops the local Ray this pool started, if any."""
+    """Env actors for one rollout: `acquire` one per live env (reused across episodes); `shutdown` lets them
+    all exit (killing those that hang) and stops the local Ray this pool started, if any."""
 
     def __init__(self, address: str | None = None):
         self.ray = _import_ray()
@@ -258,7 +270,9 @@ class RayEnvPool:
     def shutdown(self) -> None:
         with self._lock:
             actors, self._all, self._idle = self._all, [], []
-        for actor in actors:
+        exits = [actor.exit.remote() for actor in actors]
+        self.ray.wait(exits, num_returns=len(exits), timeout=EXIT_TIMEOUT_S)
+        for actor in actors:  # those that did not exit in time
             self.ray.kill(actor, no_restart=True)
         if self.started_ray:
             self.ray.shutdown()

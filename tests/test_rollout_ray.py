@@ -23,11 +23,31 @@ SCENARIOS = scenario_ids()[:4]
 
 
 @pytest.fixture(scope="module", autouse=True)
-def ray_session():
-    """One local Ray for the module; the rollouts reuse it (and so leave it running for the next test)."""
-    start_local_ray()
-    yield
-    ray.shutdown()
+def sandbox_dir(tmp_path_factory):
+    """One local Ray for the module (the rollouts reuse it); its workers and this process put sandbox
+    workspaces under a folder of this module, so that its containers are told from other users' by mount."""
+    folder = tmp_path_factory.mktemp("sandboxes")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PRM_SANDBOX_DIR", str(folder))
+        start_local_ray()
+        yield folder
+        ray.shutdown()
+
+
+def our_containers(folder: Path) -> list[str]:
+    """Containers (running or not) whose workspace is under `folder`."""
+    import docker
+
+    client = docker.from_env()
+    try:
+        listed = client.api.containers(all=True, filters={"label": "prm.sandbox=1"})
+    finally:
+        client.close()
+    return [
+        c["Id"]
+        for c in listed
+        if any(m.get("Source", "").startswith(str(folder)) for m in c.get("Mounts", []))
+    ]
 
 
 def actor_processes() -> list[int]:
@@ -143,3 +163,18 @@ def test_actor_that_cannot_make_its_env_is_a_clear_error_and_nothing_is_left():
             show_progress=False,
         )
     assert wait_until(lambda: not actor_processes())
+
+
+@pytest.mark.docker
+def test_swe_on_ray_plays_the_same_trajectories_and_leaves_no_container(sandbox_dir):
+    def swe(backend: str):
+        return rollout(
+            "prm/swe-v0", OracleAgent(), episodes=2, num_envs=2, seed=5, backend=backend, show_progress=False
+        )
+
+    on_ray = swe("ray")
+    assert wait_until(lambda: not actor_processes())
+    assert wait_until(lambda: not our_containers(sandbox_dir))  # spares of the actors' processes too
+    in_process = swe("local")  # (its spares go when this process exits)
+    assert [t.model_dump() for t in on_ray] == [t.model_dump() for t in in_process]
+    assert all(t.outcome.outcome["resolved"] for t in on_ray)
