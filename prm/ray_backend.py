@@ -7,7 +7,7 @@ driver's disk) from the `StepRecord`s that come back. Agents get a `RemoteEnv` i
 `env.unwrapped.NAME` reads the actor's env hooks (`oracle_actions()`, `tools`), so an agent cannot tell where
 its env runs. A worker that dies mid-episode (killed, out of memory, lost node) ends that episode as an
 infrastructure failure (outcome reward None) and the other episodes go on; its actor is replaced for the next
-episode.
+episode. Such a worker cannot close its sandboxes: Docker containers it started stop but stay (a known gap).
 
 `RayEnvPool` connects to Ray: an existing cluster with `address=` (checked first: an address that does not
 answer is an error naming it, and nothing is started), the session already initialised in this process, or
