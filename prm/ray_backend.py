@@ -243,7 +243,11 @@ class RayEnvPool:
                 start_local_ray()
                 self.started_ray = True
             else:
-                self.ray.init(address=address, logging_level="ERROR")
+                try:
+                    self.ray.init(address=address, logging_level="ERROR")
+                except (ConnectionError, RuntimeError, TimeoutError) as err:
+                    reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
+                    raise RayUnavailable(f"could not join the Ray cluster at {address}: {reason}") from err
         self._actor_class = self.ray.remote(num_cpus=0, max_restarts=0)(EnvActorCore)
         self._idle: list[Any] = []
         self._all: list[Any] = []
