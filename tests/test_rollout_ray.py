@@ -178,3 +178,18 @@ def test_swe_on_ray_plays_the_same_trajectories_and_leaves_no_container(sandbox_
     in_process = swe("local")  # (its spares go when this process exits)
     assert [t.model_dump() for t in on_ray] == [t.model_dump() for t in in_process]
     assert all(t.outcome.outcome["resolved"] for t in on_ray)
+
+
+def test_prm_bench_scale_reports_every_configuration():
+    result = CliRunner().invoke(
+        app,
+        ["bench", "scale", "--env", ENV, "--episodes", "2", "--envs", "1", "--envs", "2", "--nodes", "2"],
+        env={"COLUMNS": "300"},
+    )
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.output.splitlines() if line.startswith("│ ")]
+    assert [row.split("│")[1:3] for row in rows] == [
+        [f" {backend:<8} ", f" {n:<4} "] for backend in ("local", "ray") for n in (1, 2)
+    ]
+    assert "projected:" in result.output and "2 nodes x 32 cores" in result.output
+    assert wait_until(lambda: not actor_processes())

@@ -63,10 +63,13 @@ def run_scale_benchmark(
 ) -> ScaleResult:
     """Times `episodes` oracle episodes of `env_id` for every back end and env count."""
     result = ScaleResult(episodes=episodes, cores=cores)
+    ray = None
     if "ray" in backends:
+        import ray as ray_module
+
         from prm.ray_backend import start_local_ray
 
-        ray = start_local_ray()
+        ray = None if ray_module.is_initialized() else start_local_ray()  # one session for all configurations
     try:
         for backend in backends:
             RolloutEngine(env_id, OracleAgent(), backend=backend, env_kwargs=env_kwargs).run()  # warm-up
@@ -75,7 +78,7 @@ def run_scale_benchmark(
                 if on_done is not None:
                     on_done(backend, num_envs)
     finally:
-        if "ray" in backends:
+        if ray is not None:
             ray.shutdown()
     return result
 
