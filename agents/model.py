@@ -81,6 +81,12 @@ class ModelAgent(ABC):
         session.conversation, session.last_call, session._pending_action = None, None, None
         return session
 
+    def fork(self) -> ModelAgent:
+        """This session continued independently (tree rollouts): the same model, a copy of the conversation."""
+        session = copy.copy(self)
+        session.conversation = copy.deepcopy(self.conversation)
+        return session
+
     def reset(self, env: gym.Env, observation: Any, info: dict[str, Any]) -> None:
         self.conversation = Conversation(str(observation))
         tools = getattr(env.unwrapped, "tools", [])

@@ -10,7 +10,13 @@ Two tables:
   `token_rewards` (each step's reward at the last token of its completion, 0 elsewhere), `step_rewards`,
   `return`, `outcome_reward` (None when the episode was lost to the infrastructure), `infra_error`, and
   `context_cut` (a later prompt was not the earlier prompt plus its completion, e.g. history was cut to the
-  token budget: the environment tokens are then what the later prompt adds after the shared prefix).
+  token budget: the environment tokens are then what the later prompt adds after the shared prefix);
+  for tree rollouts also `tree_episode_id`, `parent_id` and `branch_step` (None otherwise);
+- **groups** (tree rollouts only), one row per branch point: `parent_id`, `branch_step`, `members` (the
+  episode ids that share the first `branch_step` steps: the parent and its branches from there),
+  `outcome_rewards`, and `mc_value`, their mean outcome reward with infrastructure failures left out: a Monte
+  Carlo estimate of V(s_t) at the branch point (the `progress:mc` label, PAV), read off the siblings instead
+  of extra rollouts. Siblings of a group are what Tree-GRPO compares.
 
 >>> export_trajectories(["runs/"], out="dataset", fmt="parquet")  # doctest: +SKIP
 >>> import datasets
@@ -116,29 +122,69 @@ def episode_row(episode_id: str, trajectory: Trajectory) -> dict[str, Any]:
         "token_rewards": token_rewards,
         "step_rewards": trajectory.rewards,
         "return": sum(trajectory.rewards),
-        "outcome_reward": (outcome.outcome or {}).get("reward")
-        if outcome and not outcome.infra_error
-        else None,
+        "outcome_reward": outcome_reward(trajectory),
         "infra_error": bool(outcome is None or outcome.infra_error),
         "context_cut": context_cut,
+        "tree_episode_id": trajectory.header.episode_id,
+        "parent_id": trajectory.header.parent_id,
+        "branch_step": trajectory.header.branch_step,
     }
+
+
+def outcome_reward(trajectory: Trajectory) -> float | None:
+    """The episode's outcome reward, or None when it was lost to the infrastructure (or cut off)."""
+    outcome = trajectory.outcome
+    if outcome is None or outcome.infra_error:
+        return None
+    return (outcome.outcome or {}).get("reward")
+
+
+def sibling_groups(episodes: Iterable[tuple[str, Trajectory]]) -> list[dict[str, Any]]:
+    """The branch points of tree rollouts among `(episode id, trajectory)` pairs, as `groups` rows (see the
+    module docstring).
+
+    >>> sibling_groups([])
+    []
+    """
+    by_tree_id = {t.header.episode_id: (name, t) for name, t in episodes if t.header.episode_id}
+    groups: dict[tuple[str, int], list[tuple[str, Trajectory]]] = {}
+    for name, trajectory in by_tree_id.values():
+        header = trajectory.header
+        if header.parent_id is None or header.parent_id not in by_tree_id:
+            continue
+        key = (header.parent_id, header.branch_step)
+        groups.setdefault(key, [by_tree_id[header.parent_id]]).append((name, trajectory))
+    rows = []
+    for (parent_id, branch_step), members in sorted(groups.items()):
+        rewards = [outcome_reward(t) for _, t in members]
+        known = [r for r in rewards if r is not None]
+        rows.append(
+            {
+                "parent_id": parent_id,
+                "branch_step": branch_step,
+                "members": [name for name, _ in members],
+                "outcome_rewards": rewards,
+                "mc_value": sum(known) / len(known) if known else None,
+            }
+        )
+    return rows
 
 
 def export_trajectories(
     paths: Iterable[str | Path], *, out: str | Path, fmt: Literal["parquet", "hf"] = "parquet"
 ) -> dict[str, Path]:
-    """Writes `steps` and `episodes` tables for the trajectories under `paths`: `OUT/steps.parquet` and
-    `OUT/episodes.parquet`, or a `datasets.DatasetDict` saved to `OUT` (`fmt="hf"`). Returns what it wrote."""
+    """Writes `steps` and `episodes` tables (and `groups` for tree rollouts) for the trajectories under
+    `paths`: `OUT/steps.parquet`, `OUT/episodes.parquet`, ..., or a `datasets.DatasetDict` saved to `OUT` (`fmt="hf"`). Returns what it wrote."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    steps: list[dict[str, Any]] = []
-    episodes: list[dict[str, Any]] = []
-    for file in trajectory_files(paths):
-        trajectory = load_trajectory(file)
-        steps += step_rows(file.stem, trajectory)
-        episodes.append(episode_row(file.stem, trajectory))
+    loaded = [(file.stem, load_trajectory(file)) for file in trajectory_files(paths)]
+    steps = [row for name, trajectory in loaded for row in step_rows(name, trajectory)]
+    episodes = [episode_row(name, trajectory) for name, trajectory in loaded]
     tables = {"steps": pa.Table.from_pylist(steps), "episodes": pa.Table.from_pylist(episodes)}
+    groups = sibling_groups(loaded)
+    if groups:
+        tables["groups"] = pa.Table.from_pylist(groups)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if fmt == "parquet":

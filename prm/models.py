@@ -15,7 +15,9 @@ class TrajectoryHeader(BaseModel):
     """What is needed to re-create the episode: env id, make() kwargs, scenario, seed, version, rewards.
 
     `scenario_id` is the reference given (a packaged id or a file path, or the id the env drew); for a file,
-    `scenario_path` and `scenario_sha256` make it resolvable from any directory and detect a changed file."""
+    `scenario_path` and `scenario_sha256` make it resolvable from any directory and detect a changed file.
+    A branch of a tree rollout records `parent_id` and `branch_step`; its first `branch_step` steps are the
+    parent's."""
 
     type: Literal["header"] = "header"
     env_id: str
@@ -33,6 +35,13 @@ class TrajectoryHeader(BaseModel):
     )
     initial_observation: Any = ""
     reset_info: dict[str, Any] = Field(default_factory=dict)
+    episode_id: str | None = Field(
+        default=None, description="id of the episode in a tree rollout (branches name their parent by it)"
+    )
+    parent_id: str | None = Field(default=None, description="tree rollouts: the episode this one forked from")
+    branch_step: int | None = Field(
+        default=None, description="tree rollouts: steps the parent had taken when it forked (shared prefix)"
+    )
 
 
 class PolicyCall(BaseModel):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -71,28 +72,98 @@ def step_record(
     )
 
 
-class EpisodeRunner:
-    """One env slot: resets its env, applies actions and records the episode (file and `Trajectory`).
+class EpisodeRecord:
+    """An episode's record as it grows: the `Trajectory` and, with `out`, its JSONL file (flushed per line)."""
 
-    It never calls the agent: the caller passes each action (and the `PolicyCall` that produced it), so the
-    runner can move into a worker process or actor unchanged.
-    """
-
-    def __init__(self, env: gym.Env, *, env_kwargs: dict[str, Any] | None = None, reward_config=()):
-        self.env = env
-        self.env_kwargs = dict(env_kwargs or {})
-        self.reward_config = list(reward_config)
-        self.trajectory: Trajectory | None = None
-        self.observation: Any = None
-        self.info: dict[str, Any] = {}
-        self._writer: TrajectoryWriter | None = None
+    def __init__(
+        self, header: TrajectoryHeader, out: str | Path | None = None, steps: Sequence[StepRecord] = ()
+    ):
+        self.trajectory = Trajectory(header=header, steps=list(steps))
+        self._writer = TrajectoryWriter(out, header) if out is not None else None
+        for step in self.trajectory.steps:  # a branch starts with its parent's steps
+            self._writer and self._writer.write_step(step)
 
     @property
     def done(self) -> bool:
-        return self.trajectory is not None and self.trajectory.outcome is not None
+        return self.trajectory.outcome is not None
+
+    def add(self, record: StepRecord) -> None:
+        self.trajectory.steps.append(record)
+        if self._writer is not None:
+            self._writer.write_step(record)
+
+    def finish(self, outcome: OutcomeRecord) -> None:
+        self.trajectory.outcome = outcome
+        self.close()
+
+    def abort(self, reason: str) -> None:
+        """Ends the episode as an infrastructure failure (e.g. the policy's endpoint or the env's worker died)."""
+        self.finish(
+            OutcomeRecord(
+                outcome={"reward": None, "infra_error": reason},
+                total_reward=sum(self.trajectory.rewards),
+                num_steps=len(self.trajectory.steps),
+                infra_error=True,
+            )
+        )
+
+    def close(self) -> None:
+        """Writes the outcome line (if any) and closes the episode's file."""
+        if self._writer is not None:
+            if self.trajectory.outcome is not None:
+                self._writer.write_outcome(self.trajectory.outcome)
+            self._writer.close()
+            self._writer = None
+
+
+class RecordedSlot:
+    """What every env slot has: the episode's record, the last observation and info, and how to end it."""
+
+    def __init__(self) -> None:
+        self.record: EpisodeRecord | None = None
+        self.observation: Any = None
+        self.info: dict[str, Any] = {}
+
+    @property
+    def trajectory(self) -> Trajectory | None:
+        return self.record.trajectory if self.record is not None else None
+
+    @property
+    def done(self) -> bool:
+        return self.record is not None and self.record.done
+
+    def abort(self, reason: str) -> None:
+        """Ends the episode as an infrastructure failure (e.g. the policy's endpoint is down)."""
+        assert self.record is not None, "start() first"
+        self.record.abort(reason)
+
+    def close_record(self) -> None:
+        """Writes the outcome line (if any) and closes the episode's file."""
+        if self.record is not None:
+            self.record.close()
+
+
+class EpisodeRunner(RecordedSlot):
+    """One env slot: resets its env, applies actions and records the episode (file and `Trajectory`).
+
+    It never calls the agent: the caller passes each action (and the `PolicyCall` that produced it), so the
+    runner can move into a worker process or actor unchanged (`prm.ray_backend.RemoteRunner` is its twin on
+    the driver's side of a Ray actor).
+    """
+
+    def __init__(self, env: gym.Env, *, env_kwargs: dict[str, Any] | None = None, reward_config=()):
+        super().__init__()
+        self.env = env
+        self.env_kwargs = dict(env_kwargs or {})
+        self.reward_config = list(reward_config)
 
     def start(
-        self, *, seed: int | None, scenario_id: str | None = None, out: str | Path | None = None
+        self,
+        *,
+        seed: int | None,
+        scenario_id: str | None = None,
+        out: str | Path | None = None,
+        episode_id: str | None = None,
     ) -> Any:
         """Resets the env and opens the episode's record; returns the first observation."""
         kwargs = dict(self.env_kwargs)
@@ -110,55 +181,42 @@ class EpisodeRunner:
         header.scenario_path, header.scenario_sha256 = scenario_provenance(header.scenario_id)
         header.initial_observation = to_jsonable(self.observation)
         header.reset_info = to_jsonable(self.info)
-        self.trajectory = Trajectory(header=header)
-        self._writer = TrajectoryWriter(out, header) if out is not None else None
+        header.episode_id = episode_id
+        self.record = EpisodeRecord(header, out)
         return self.observation
 
     def step(self, action: str, policy: PolicyCall | None = None) -> StepRecord:
         """Applies one action; when the episode ends, its outcome is recorded and the file closed."""
-        assert self.trajectory is not None, "start() first"
+        assert self.record is not None, "start() first"
         self.observation, reward, terminated, truncated, self.info = self.env.step(action)
         record = step_record(
-            len(self.trajectory.steps), action, self.observation, reward, terminated, truncated, self.info
+            len(self.record.trajectory.steps),
+            action,
+            self.observation,
+            reward,
+            terminated,
+            truncated,
+            self.info,
         )
         record.policy = policy
-        self.trajectory.steps.append(record)
-        if self._writer is not None:
-            self._writer.write_step(record)
+        self.record.add(record)
         if terminated or truncated:
-            self._finish(
+            self.record.finish(
                 OutcomeRecord(
                     outcome=to_jsonable(self.info.get("outcome")),
-                    total_reward=sum(self.trajectory.rewards),
-                    num_steps=len(self.trajectory.steps),
-                    infra_error=any(bool(step.info.get("infra_error")) for step in self.trajectory.steps),
+                    total_reward=sum(self.record.trajectory.rewards),
+                    num_steps=len(self.record.trajectory.steps),
+                    infra_error=any(
+                        bool(step.info.get("infra_error")) for step in self.record.trajectory.steps
+                    ),
                 )
             )
         return record
 
-    def abort(self, reason: str) -> None:
-        """Ends the episode as an infrastructure failure (e.g. the policy's endpoint is down)."""
-        assert self.trajectory is not None, "start() first"
-        self._finish(
-            OutcomeRecord(
-                outcome={"reward": None, "infra_error": reason},
-                total_reward=sum(self.trajectory.rewards),
-                num_steps=len(self.trajectory.steps),
-                infra_error=True,
-            )
-        )
-
-    def _finish(self, outcome: OutcomeRecord) -> None:
-        self.trajectory.outcome = outcome
+    def close(self) -> None:
+        """Closes the record and the env."""
         self.close_record()
-
-    def close_record(self) -> None:
-        """Writes the outcome line (if any) and closes the episode's file."""
-        if self._writer is not None:
-            if self.trajectory is not None and self.trajectory.outcome is not None:
-                self._writer.write_outcome(self.trajectory.outcome)
-            self._writer.close()
-            self._writer = None
+        self.env.close()
 
 
 def run_episode(
@@ -198,11 +256,20 @@ def run_episode(
     return runner.trajectory
 
 
-def trajectory_path(out: str | Path, env_id: str, scenario: str | None, episode: int) -> Path:
-    """Where `rollout` writes episode `episode`: a new file `OUT/<env id>-<scenario>-<episode>.jsonl` (with
-    `.2`, `.3`, ... before the suffix when taken: an earlier run is never overwritten)."""
+def trajectory_path(
+    out: str | Path, env_id: str, scenario: str | None, episode: int, branch: str = ""
+) -> Path:
+    """Where `rollout` writes episode `episode`: a new file `OUT/<env id>-<scenario>-<episode>.jsonl` (a
+    branch of a tree rollout adds `-<branch>`; `.2`, `.3`, ... before the suffix when taken: an earlier run is
+    never overwritten)."""
     stem = Path(scenario).stem if scenario else "drawn"
-    return reserve_path(Path(out) / f"{env_id.replace('/', '_')}-{stem}-{episode:04d}.jsonl")
+    branch = f"-{branch}" if branch else ""
+    return reserve_path(Path(out) / f"{env_id.replace('/', '_')}-{stem}-{episode:04d}{branch}.jsonl")
+
+
+def fork_agent(agent: Any) -> Any:
+    """The agent's session continued independently (`agent.fork()` when it has one, else a deep copy)."""
+    return agent.fork() if hasattr(agent, "fork") else copy.deepcopy(agent)
 
 
 @dataclass
@@ -219,15 +286,23 @@ class _Slot:
     runner: EpisodeRunner
     agent: Any
     episode: int
+    branch: int = 0  # 0: the episode itself; 1, 2, ...: its branches in the order they forked
 
 
-BACKENDS = ("local",)
+BACKENDS = ("local", "ray")
 
 
 class RolloutEngine:
     """Runs `episodes` episodes of `agent` on `num_envs` concurrent envs; `run()` returns the trajectories
     in episode order and fills `timings`. Episode i plays `scenarios[i % len(scenarios)]` with seed
-    `seed + i`, whatever slot runs it, so a batched rollout plays the same episodes as a sequential one."""
+    `seed + i`, whatever slot runs it, so a batched rollout plays the same episodes as a sequential one.
+
+    Tree rollouts (Tree-GRPO; Monte Carlo value labels for PAV): with `branch_every=k` and `branches=b`, each
+    episode forks `b - 1` branches after steps k, 2k, ... (`env.unwrapped.fork()`, the agent's session forked
+    too), and every branch plays on with the same policy. Branches do not branch again, so the episode's path
+    gets b outcomes from each of its branch points. A branch's trajectory starts with its parent's steps and
+    records `parent_id` and `branch_step`; `run()` returns each episode followed by its branches. Reward
+    wrappers are not carried into forks, so branching takes no `rewards` (rescore the files instead)."""
 
     def __init__(
         self,
@@ -242,8 +317,11 @@ class RolloutEngine:
         seed: int = 0,
         env_kwargs: dict[str, Any] | None = None,
         backend: str = "local",
+        address: str | None = None,
         batch: bool = True,
         on_step: Callable[[int, StepRecord], None] | None = None,
+        branch_every: int | None = None,
+        branches: int = 2,
     ):
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {', '.join(BACKENDS)}, got {backend!r}")
@@ -259,6 +337,34 @@ class RolloutEngine:
         self.batch = batch and hasattr(agent, "act_batch")
         self.on_step = on_step
         self.timings = RolloutTimings()
+        self.backend, self.address = backend, address
+        self._ray_pool = None
+        if branch_every is not None:
+            if branch_every < 1 or branches < 2:
+                raise ValueError(
+                    f"branch_every must be >= 1 and branches >= 2, got {branch_every} and {branches}"
+                )
+            if self.rewards:
+                raise ValueError("tree rollouts fork bare envs: pass no rewards (prm rescore the branches)")
+            if backend != "local":
+                raise ValueError("tree rollouts run on backend='local'")
+        self.branch_every, self.branches = branch_every, branches
+        self.tree_id = uuid.uuid4().hex[:8]
+
+    def _runner(self, make_kwargs: dict[str, Any]) -> Any:
+        """An `EpisodeRunner` of a new env here, or a `RemoteRunner` of an env actor on Ray."""
+        if self._ray_pool is not None:
+            from prm.ray_backend import RemoteRunner
+
+            return RemoteRunner(
+                self._ray_pool,
+                self.env_id,
+                make_kwargs,
+                env_kwargs=self.env_kwargs,
+                reward_config=self.rewards,
+            )
+        env = gym.make(self.env_id, **make_kwargs)
+        return EpisodeRunner(env, env_kwargs=self.env_kwargs, reward_config=self.rewards)
 
     def _spawn_agent(self) -> Any:
         return self.agent.spawn() if hasattr(self.agent, "spawn") else copy.deepcopy(self.agent)
@@ -266,22 +372,57 @@ class RolloutEngine:
     def _open(self, episode: int, agent: Any) -> _Slot:
         scenario = self.scenarios[episode % len(self.scenarios)]
         scenario_kwargs = {"scenario": scenario} if scenario is not None else {}
-        env = gym.make(
-            self.env_id,
-            **scenario_kwargs,
-            **self.env_kwargs,
-            **({"rewards": self.rewards} if self.rewards else {}),
+        runner = self._runner(
+            {**scenario_kwargs, **self.env_kwargs, **({"rewards": self.rewards} if self.rewards else {})}
         )
-        runner = EpisodeRunner(env, env_kwargs=self.env_kwargs, reward_config=self.rewards)
         out = trajectory_path(self.out, self.env_id, scenario, episode) if self.out is not None else None
         try:
-            observation = runner.start(seed=self.seed + episode, scenario_id=scenario, out=out)
-            agent.reset(env, observation, runner.info)
+            tree = {"episode_id": f"{self.tree_id}-{episode:04d}"} if self.branch_every is not None else {}
+            observation = runner.start(seed=self.seed + episode, scenario_id=scenario, out=out, **tree)
+            agent.reset(runner.env, observation, runner.info)
         except BaseException:
-            runner.close_record()
-            env.close()
+            runner.close()
             raise
         return _Slot(runner, agent, episode)
+
+    def _branch(self, slot: _Slot, number: int) -> _Slot:
+        """A fork of `slot`'s env and agent at its current step, recorded as branch `number` of the episode."""
+        parent = slot.runner.trajectory
+        step = len(parent.steps)
+        header = parent.header.model_copy(
+            update={
+                "episode_id": f"{parent.header.episode_id}-b{number}",
+                "parent_id": parent.header.episode_id,
+                "branch_step": step,
+            }
+        )
+        scenario = self.scenarios[slot.episode % len(self.scenarios)]
+        out = (
+            trajectory_path(self.out, self.env_id, scenario, slot.episode, f"b{number}")
+            if self.out is not None
+            else None
+        )
+        runner = EpisodeRunner(slot.runner.env.unwrapped.fork(), env_kwargs=self.env_kwargs)
+        runner.record = EpisodeRecord(header, out, steps=[s.model_copy(deep=True) for s in parent.steps])
+        runner.observation, runner.info = slot.runner.observation, copy.deepcopy(slot.runner.info)
+        return _Slot(runner, fork_agent(slot.agent), slot.episode, number)
+
+    def _branches(self, slots: list[_Slot]) -> list[_Slot]:
+        """The new branches of every live episode (not branch) that has just taken a multiple of k steps."""
+        if self.branch_every is None:
+            return []
+        forking = [
+            slot
+            for slot in slots
+            if slot.branch == 0
+            and not slot.runner.done
+            and len(slot.runner.trajectory.steps) % self.branch_every == 0
+        ]
+        new = []
+        for slot in forking:
+            first = 1 + (len(slot.runner.trajectory.steps) // self.branch_every - 1) * (self.branches - 1)
+            new += [self._branch(slot, first + k) for k in range(self.branches - 1)]
+        return new
 
     def _act(self, slots: list[_Slot]) -> list[str | PolicyUnavailable]:
         observations = [slot.runner.observation for slot in slots]
@@ -297,8 +438,20 @@ class RolloutEngine:
         return actions
 
     def run(self, progress: Progress | None = None) -> list[Trajectory]:
+        if self.backend == "ray":
+            from prm.ray_backend import RayEnvPool
+
+            self._ray_pool = RayEnvPool(self.address)
+            try:
+                return self._run(progress)
+            finally:
+                self._ray_pool.shutdown()
+                self._ray_pool = None
+        return self._run(progress)
+
+    def _run(self, progress: Progress | None) -> list[Trajectory]:
         started = time.perf_counter()
-        results: dict[int, Trajectory] = {}
+        results: dict[tuple[int, int], Trajectory] = {}
         next_episode = 0
         task = progress.add_task(self.env_id, total=self.episodes) if progress is not None else None
         idle_agents = [self._spawn_agent() for _ in range(self.num_envs)]
@@ -319,27 +472,29 @@ class RolloutEngine:
                     self.timings.policy_s += time.perf_counter() - clock
                     clock = time.perf_counter()
                     list(pool.map(self._apply, slots, actions))
+                    slots += self._branches(slots)
                     self.timings.env_s += time.perf_counter() - clock
                     for slot in [slot for slot in slots if slot.runner.done]:
-                        results[slot.episode] = slot.runner.trajectory
-                        slot.runner.env.close()
+                        results[slot.episode, slot.branch] = slot.runner.trajectory
+                        slot.runner.close()
                         slots.remove(slot)
+                        if slot.branch:
+                            continue
                         idle_agents.append(slot.agent)
                         if progress is not None:
                             progress.advance(task)
             finally:
                 for slot in slots:
-                    slot.runner.close_record()
-                    slot.runner.env.close()
+                    slot.runner.close()
         self.timings.wall_s = time.perf_counter() - started
-        return [results[episode] for episode in range(self.episodes)]
+        return [results[key] for key in sorted(results)]
 
     def _apply(self, slot: _Slot, action: str | PolicyUnavailable) -> None:
         if isinstance(action, PolicyUnavailable):
             slot.runner.abort(str(action))
             return
         record = slot.runner.step(action, getattr(slot.agent, "last_call", None))
-        if self.on_step is not None:
+        if record is not None and self.on_step is not None:
             self.on_step(slot.episode, record)
 
 
@@ -355,14 +510,20 @@ def rollout(
     seed: int = 0,
     env_kwargs: dict[str, Any] | None = None,
     backend: str = "local",
+    address: str | None = None,
     batch: bool = True,
+    branch_every: int | None = None,
+    branches: int = 2,
     show_progress: bool = True,
     console: Console | None = None,
 ) -> list[Trajectory]:
     """Runs `episodes` episodes of `agent` in `env_id` on `num_envs` concurrent envs and returns their
     trajectories (episode order), written to `out/` as JSONL when given. With `show_progress`, a rich progress
     bar runs and a summary table (success rate, mean return and steps, mean reward components, infra errors)
-    is printed at the end. `batch=False` calls the policy once per env instead of once per step."""
+    is printed at the end. `batch=False` calls the policy once per env instead of once per step.
+    `backend="ray"` runs each env in its own Ray actor (`prm.ray_backend`; `address=` an existing cluster,
+    else a local Ray started on demand); the trajectories are the same as in-process. `branch_every=k,
+    branches=b` makes a tree rollout (see `RolloutEngine`): each episode is followed by its branches."""
     engine = RolloutEngine(
         env_id,
         agent,
@@ -374,7 +535,10 @@ def rollout(
         seed=seed,
         env_kwargs=env_kwargs,
         backend=backend,
+        address=address,
         batch=batch,
+        branch_every=branch_every,
+        branches=branches,
     )
     if not show_progress:
         return engine.run()

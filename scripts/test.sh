@@ -4,7 +4,7 @@
 # Docker tests fail instead of skipping (PRM_REQUIRE_DOCKER=1) unless you set PRM_REQUIRE_DOCKER=0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-./scripts/setup.sh dev,ml,web
+./scripts/setup.sh dev,ml,web,ray
 venv="${PRM_VENV:-.venv}"
 export PRM_REQUIRE_DOCKER="${PRM_REQUIRE_DOCKER:-1}"
 "$venv/bin/python" -m ruff check .

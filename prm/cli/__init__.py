@@ -54,7 +54,7 @@ _register_family_commands()
 from prm.cli import (  # noqa: E402, F401
     bench_agents,
     bench_sandbox,
-    clean,
+    bench_scale,
     episodes,
     export,
     image,

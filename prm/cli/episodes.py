@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import typer
 import yaml
@@ -105,6 +105,14 @@ def run(
         int, typer.Option(min=1, help="envs stepped at once; the policy is called once per step for all")
     ] = 1,
     episodes: Annotated[int, typer.Option(min=1)] = 1,
+    backend: Annotated[
+        Literal["local", "ray"],
+        typer.Option(help="local: envs in this process; ray: one Ray actor per env (prm-gym[ray])"),
+    ] = "local",
+    address: Annotated[
+        str | None,
+        typer.Option(help="Ray cluster address (HOST:PORT) for --backend ray; default: a local Ray"),
+    ] = None,
     out: Annotated[Path, typer.Option(help="folder for the JSONL trajectories")] = Path("runs"),
     seed: Annotated[int, typer.Option(help="seed of the first episode; episode i uses seed+i")] = 0,
     sandbox: Annotated[
@@ -124,7 +132,9 @@ def run(
     parse_specs(reward)  # a bad spec fails before any env is built
     scenarios = _scenario_cycle(env_id, scenario)
     player = _make_agent(agent, base_url)
-    if num_envs > 1 or isinstance(player, ModelAgent):
+    if address is not None and backend != "ray":
+        raise typer.BadParameter("--address needs --backend ray", param_hint="--address")
+    if num_envs > 1 or isinstance(player, ModelAgent) or backend == "ray":
         rollout(
             env_id,
             player,
@@ -135,6 +145,8 @@ def run(
             out=out,
             seed=seed,
             env_kwargs=make_kwargs,
+            backend=backend,
+            address=address,
             console=console,
         )
         console.print(f"trajectories written to {out}/")
