@@ -7,7 +7,8 @@ driver's disk) from the `StepRecord`s that come back. Agents get a `RemoteEnv` i
 `env.unwrapped.NAME` reads the actor's env hooks (`oracle_actions()`, `tools`), so an agent cannot tell where
 its env runs. A worker that dies mid-episode (killed, out of memory, lost node) ends that episode as an
 infrastructure failure (outcome reward None) and the other episodes go on; its actor is replaced for the next
-episode. Such a worker cannot close its sandboxes: Docker containers it started stop but stay (a known gap).
+episode. Such a worker cannot close its sandboxes: a Ray task on its node removes the containers and
+directories it left behind (those labelled with its pid, as `prm clean` would), and the rollout waits for it.
 
 `RayEnvPool` connects to Ray: an existing cluster with `address=` (checked first: an address that does not
 answer is an error naming it, and nothing is started), the session already initialised in this process, or
@@ -87,6 +88,14 @@ def check_address(address: str, timeout_s: float = 5.0) -> None:
         raise RayUnavailable(f"no Ray cluster answers at {address} ({err})") from None
 
 
+def _remove_sandboxes_of(pid: int) -> list[str]:
+    """The Ray task that removes what a killed env actor (process `pid`, on the node this runs on) left
+    behind: its sandboxes' containers and directories (see `prm clean`)."""
+    from prm.sandboxes.labels import remove_sandboxes_of  # the rollout layer reaches the sandboxes here only
+
+    return remove_sandboxes_of(pid)
+
+
 class EnvActorCore:
     """What runs inside an env's actor (the class `ray.remote` wraps): makes the env of each episode, resets
     and steps it, and answers reads of its hooks."""
@@ -94,8 +103,11 @@ class EnvActorCore:
     def __init__(self) -> None:
         self.runner: EpisodeRunner | None = None
 
-    def pid(self) -> int:
-        return os.getpid()
+    def location(self) -> tuple[str, int]:
+        """The Ray node id and process id of this actor."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id(), os.getpid()
 
     def start(
         self,
@@ -156,7 +168,7 @@ class RemoteEnv:
     @property
     def worker_pid(self) -> int:
         """The process id of the actor that holds the env."""
-        return self._ray.get(self._actor.pid.remote())
+        return self._ray.get(self._actor.location.remote())[1]
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("_"):
@@ -249,19 +261,27 @@ class RayEnvPool:
                     reason = (str(err).strip().splitlines() or [type(err).__name__])[0]
                     raise RayUnavailable(f"could not join the Ray cluster at {address}: {reason}") from err
         self._actor_class = self.ray.remote(num_cpus=0, max_restarts=0)(EnvActorCore)
+        self._reap = self.ray.remote(num_cpus=0)(_remove_sandboxes_of)
         self._idle: list[Any] = []
         self._all: list[Any] = []
+        self._locations: dict[Any, tuple[str, int]] = {}
+        self._reaps: list[Any] = []
         self._lock = threading.Lock()
 
     def acquire(self) -> Any:
         with self._lock:
             if self._idle:
                 return self._idle.pop()
-            actor = self._actor_class.remote()
+        actor = self._actor_class.remote()
+        location = self.ray.get(actor.location.remote())
+        with self._lock:
             self._all.append(actor)
-            return actor
+            self._locations[actor] = location
+        return actor
 
     def release(self, actor: Any, *, dead: bool) -> None:
+        """Takes back an actor after an episode; for a dead one, starts removing the sandboxes its process
+        left behind, on its node."""
         if not dead:
             try:
                 self.ray.get(actor.close.remote())
@@ -270,12 +290,19 @@ class RayEnvPool:
         with self._lock:
             if not dead:
                 self._idle.append(actor)
+                return
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+            node, pid = self._locations[actor]
+            on_node = NodeAffinitySchedulingStrategy(node, soft=False)
+            self._reaps.append(self._reap.options(scheduling_strategy=on_node).remote(pid))
 
     def shutdown(self) -> None:
         with self._lock:
             actors, self._all, self._idle = self._all, [], []
+            reaps, self._reaps = self._reaps, []
         exits = [actor.exit.remote() for actor in actors]
-        self.ray.wait(exits, num_returns=len(exits), timeout=EXIT_TIMEOUT_S)
+        self.ray.wait(exits + reaps, num_returns=len(exits) + len(reaps), timeout=EXIT_TIMEOUT_S)
         for actor in actors:  # those that did not exit in time
             self.ray.kill(actor, no_restart=True)
         if self.started_ray:

@@ -14,11 +14,14 @@ Example:
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import tempfile
+import time
 from pathlib import Path
 
 import docker
+from docker.errors import DockerException
 from docker.models.containers import Container
 
 SANDBOX_LABEL = "prm.sandbox"
@@ -87,3 +90,29 @@ def left_behind_dirs() -> list[Path]:
             if labels and root.is_dir() and not root.is_symlink() and not owner_alive(labels):
                 found.append(root)
     return found
+
+
+def remove_sandboxes_of(pid: int, timeout_s: float = 60.0) -> list[str]:
+    """Remove the containers and host directories that the dead process `pid` of this host left behind (the
+    rollouts' clean-up after a worker was killed); their names. Waits up to `timeout_s` for `pid` to be gone
+    (a killed process may still be reaped); nothing of a live owner is ever removed."""
+    deadline = time.monotonic() + timeout_s
+    while _start_time(pid) is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    removed = []
+    try:
+        client = docker.from_env()
+        try:
+            for container in left_behind_containers(client):
+                if container.labels.get("prm.owner.pid") == str(pid):
+                    container.remove(force=True)
+                    removed.append(container.name)
+        finally:
+            client.close()
+    except DockerException:  # no engine answers here: the process had no containers
+        pass
+    for root in left_behind_dirs():
+        if read_owner_file(root).get("prm.owner.pid") == str(pid):
+            shutil.rmtree(root, ignore_errors=True)
+            removed.append(str(root))
+    return removed

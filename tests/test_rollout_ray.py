@@ -193,3 +193,31 @@ def test_prm_bench_scale_reports_every_configuration():
     ]
     assert "projected:" in result.output and "2 nodes x 32 cores" in result.output
     assert wait_until(lambda: not actor_processes())
+
+
+@pytest.mark.docker
+def test_killed_swe_worker_leaves_no_container_or_folder(sandbox_dir):
+    class KillsItsFirstWorker(KillsItsWorker):
+        """Kills the worker of the first episode, whatever its scenario."""
+
+        played = False
+
+        def reset(self, env, observation, info):
+            OracleAgent.reset(self, env, observation, info)
+            self.worker = None if self.played else env.unwrapped.worker_pid
+            self.played = True
+
+    trajectories = rollout(
+        "prm/swe-v0",
+        KillsItsFirstWorker(),
+        episodes=2,
+        num_envs=1,
+        seed=5,
+        backend="ray",
+        show_progress=False,
+    )
+    assert [t.outcome.infra_error for t in trajectories] == [True, False]
+    assert trajectories[1].outcome.outcome["resolved"]
+    assert wait_until(lambda: not actor_processes())
+    assert wait_until(lambda: not our_containers(sandbox_dir))
+    assert wait_until(lambda: not list(sandbox_dir.glob("prm-*")))
