@@ -80,12 +80,12 @@ def test_import_reports_the_bad_record_and_field(tmp_path):
     result = runner.invoke(
         app, ["scenario", "import", "hotpotqa", str(source), "--out", str(tmp_path / "out")]
     )
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "bad.jsonl:2" in result.output and "supporting_facts" in result.output
     dup = tmp_path / "dup.jsonl"
     dup.write_text(json.dumps(good) + "\n" + json.dumps(good) + "\n")
     result = runner.invoke(app, ["scenario", "import", "hotpotqa", str(dup), "--out", str(tmp_path / "out")])
-    assert result.exit_code == 1 and "two questions have this id" in result.output
+    assert result.exit_code == 2 and "two questions have this id" in result.output
     past_the_end = {
         "_id": "q3",
         "question": "Q?",
@@ -98,7 +98,7 @@ def test_import_reports_the_bad_record_and_field(tmp_path):
         app,
         ["scenario", "import", "hotpotqa", str(tmp_path / "original.json"), "--out", str(tmp_path / "out")],
     )
-    assert result.exit_code == 1 and "original.json[0]" in result.output and "no sentence 2" in result.output
+    assert result.exit_code == 2 and "original.json[0]" in result.output and "no sentence 2" in result.output
     result = runner.invoke(app, ["scenario", "import", "squad", str(source), "--out", str(tmp_path / "out")])
     assert result.exit_code != 0 and "unknown format 'squad'" in result.output
 

@@ -193,7 +193,7 @@ def test_a_package_without_tests_is_refused_and_nothing_is_written(tmp_path):
     root = _repo(tmp_path, {"maths.py": MATHS["maths.py"]})
     out = tmp_path / "out"
     result = runner.invoke(app, ["scenario", "synth", str(root), "--n", "1", "--out", str(out)])
-    assert result.exit_code == 1 and "ships no tests" in result.output
+    assert result.exit_code == 2 and "ships no tests" in result.output
     assert not out.exists()
 
 
@@ -294,5 +294,5 @@ def test_manifests_and_state_files_are_not_scenario_files(tmp_path):
 def test_a_version_the_index_does_not_have_is_refused_and_nothing_is_written(tmp_path):
     out = tmp_path / "out"
     result = runner.invoke(app, ["scenario", "synth", "toolz==0.0.0.999", "--n", "1", "--out", str(out)])
-    assert result.exit_code == 1 and "no source distribution for toolz==0.0.0.999" in result.output
+    assert result.exit_code == 2 and "no source distribution for toolz==0.0.0.999" in result.output
     assert not out.exists()

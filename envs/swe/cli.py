@@ -89,7 +89,6 @@ def synth(
 
     from prm.envs.swe.mutations import OPERATORS
     from prm.envs.swe.synth import SynthConfig, synthesize
-    from prm.errors import PrmError
 
     try:
         config = SynthConfig(
@@ -106,18 +105,14 @@ def synth(
     except ValidationError as err:
         raise typer.BadParameter(err.errors()[0]["msg"]) from err
     columns = [SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn()]
-    try:
-        with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
-            task = progress.add_task(f"{source}: baseline", total=n)
+    with Progress(*columns, TimeElapsedColumn(), console=console) as progress:
+        task = progress.add_task(f"{source}: baseline", total=n)
 
-            def show(report) -> None:
-                tried = sum(report.tried.values())
-                progress.update(task, completed=report.kept, description=f"{source}: {tried} tried")
+        def show(report) -> None:
+            tried = sum(report.tried.values())
+            progress.update(task, completed=report.kept, description=f"{source}: {tried} tried")
 
-            report = synthesize(config, on_progress=show)
-    except PrmError as err:
-        console.print(f"[red]error:[/red] {escape(str(err))}", soft_wrap=True, highlight=False)
-        raise typer.Exit(1) from err
+        report = synthesize(config, on_progress=show)
     console.print(
         f"[green]kept[/green] {report.kept} of {sum(report.tried.values())} candidates "
         f"({report.per_hour:.0f} validated scenarios per hour) in {escape(str(out))}"

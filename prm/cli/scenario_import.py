@@ -25,7 +25,6 @@ from rich.progress import (
 )
 
 from prm.cli import scenario_app
-from prm.errors import ScenarioError
 from prm.family import load_ref
 from prm.registration import families
 
@@ -62,10 +61,6 @@ def import_scenarios(
         MofNCompleteColumn(),
         TimeElapsedColumn(),
     ]
-    try:
-        with Progress(*columns, console=console) as progress:
-            written = importer(files, out, progress)
-    except ScenarioError as err:
-        console.print(f"[red]error:[/red] {escape(str(err))}", soft_wrap=True, highlight=False)
-        raise typer.Exit(1) from err
+    with Progress(*columns, console=console) as progress:
+        written = importer(files, out, progress)
     console.print(f"[green]imported[/green] {len(written)} scenarios into {escape(str(out))}")
