@@ -65,10 +65,10 @@ from prm.sandboxes.local import check_command
 from prm.sandboxes.workspace import HostWorkspace, WorkspaceDiff, WorkspaceSnapshot, new_root
 
 WORKSPACE = "/workspace"
-API_TIMEOUT_S = 60.0
+API_TIMEOUT_S = 120.0
 """Timeout of every docker API call."""
-START_TIMEOUT_S = 30.0
-"""How long a new container's helper may take to say it is ready."""
+START_TIMEOUT_S = 120.0
+"""How long a new container's helper may take to say it is ready (generous: a loaded CI machine starts slowly)."""
 REPLY_MARGIN_S = 15.0
 """How long past a command's own timeout the helper may take to answer before the sandbox counts as dead."""
 SEND_TIMEOUT_S = 10.0

@@ -114,7 +114,8 @@ def test_grading_cannot_be_faked(env, trick):
         *_, info = env.step(action)
         assert not info["infra_error"], info["error"]
     *_, terminated, truncated, info = env.step(call("submit"))
-    assert terminated and not info["infra_error"] and not info["agent_killed_sandbox"]
+    flags = {key: info[key] for key in ("infra_error", "agent_killed_sandbox", "error")}
+    assert terminated and not info["infra_error"] and not info["agent_killed_sandbox"], flags
     outcome = info["outcome"]
     assert outcome["resolved"] is False and outcome["reward"] == 0.0, trick
     assert outcome["tests"][f"{TEST_FILE}::test_groupby_non_callable"] != "passed"
