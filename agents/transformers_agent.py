@@ -9,6 +9,9 @@ a policy-gradient trainer recomputes with gradients. N envs share one left-padde
 >>> agent = TransformersAgent("path/to/model", temperature=0.7, seed=0)  # doctest: +SKIP
 >>> agent = TransformersAgent(model, tokenizer=tokenizer, do_sample=False)  # doctest: +SKIP
 
+`max_new_tokens` defaults to the model's `generation_config.max_new_tokens` (else 128); the prompt is cut
+to the context (`context_tokens`, default the model's positions) minus it.
+
 Needs the `ml` extra (torch, transformers). Greedy decoding (`do_sample=False`) gives the same actions in a
 batch as alone; sampled batches draw from the same distributions but not the same random numbers.
 """
@@ -21,6 +24,9 @@ from typing import Any
 from prm.agents.model import Generation, ModelAgent, PolicyUnavailable
 from prm.agents.prompt import Message
 
+DEFAULT_MAX_NEW_TOKENS = 128
+"""Completion budget when neither `max_new_tokens=` nor the model's generation config sets one."""
+
 
 class TransformersAgent(ModelAgent):
     def __init__(
@@ -28,7 +34,7 @@ class TransformersAgent(ModelAgent):
         model_or_path: Any,
         *,
         tokenizer: Any = None,
-        max_new_tokens: int = 128,
+        max_new_tokens: int | None = None,
         context_tokens: int | None = None,
         do_sample: bool = True,
         temperature: float = 1.0,
@@ -50,6 +56,9 @@ class TransformersAgent(ModelAgent):
             raise ValueError(f"the tokenizer of {model_or_path!r} has no chat template")
         positions = getattr(self.model.config, "max_position_embeddings", None) or getattr(
             self.model.config, "n_positions", 2048
+        )
+        max_new_tokens = (
+            max_new_tokens or self.model.generation_config.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
         )
         super().__init__(context_tokens=context_tokens or positions, max_new_tokens=max_new_tokens)
         self.device = device
