@@ -19,7 +19,8 @@ class TinyModels:
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> TinyModels:
-    """A random-weight tiny model and one fitted for seconds on search-QA oracle trajectories."""
+    """A random-weight tiny model and one fitted on search-QA oracle trajectories (400 updates, a few seconds;
+    no wall-clock cap, so a loaded machine fits as far, only slower)."""
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)  # the test machine is shared: one thread is faster than contended two
     import prm  # noqa: F401
@@ -34,7 +35,7 @@ def tiny_models(tmp_path_factory) -> TinyModels:
     )
     root = tmp_path_factory.mktemp("tiny-models")
     model, tokenizer = build_tiny_model(oracle, root / "random", hidden=64)
-    fit_on_trajectories(model, tokenizer, oracle, steps=400, max_seconds=40).save(root / "fitted")
+    fit_on_trajectories(model, tokenizer, oracle, steps=400, max_seconds=float("inf")).save(root / "fitted")
     return TinyModels(random=root / "random", fitted=root / "fitted", scenarios=scenarios)
 
 
