@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prm.agents.local_model import chat_prompt_ids
 from prm.agents.prompt import SYSTEM_PROMPT, Conversation, Message
 from prm.models import Trajectory
 
@@ -135,8 +136,7 @@ def action_examples(
         chat = Conversation(str(trajectory.header.initial_observation))
         for step in trajectory.steps:
             messages: list[Message] = chat.messages(count, budget)
-            text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            prompt = tokenizer(text, add_special_tokens=False)["input_ids"]
+            prompt = chat_prompt_ids(tokenizer, messages)
             action = tokenizer(step.action, add_special_tokens=False)["input_ids"][: max_new_tokens - 1]
             examples.append((prompt, [*action, tokenizer.eos_token_id]))
             chat.add_turn(step.action, str(step.observation))

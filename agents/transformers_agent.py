@@ -21,14 +21,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prm.agents.model import Generation, ModelAgent, PolicyUnavailable
+from prm.agents.local_model import LocalModelAgent
+from prm.agents.model import Generation, PolicyUnavailable
 from prm.agents.prompt import Message
 
 DEFAULT_MAX_NEW_TOKENS = 128
 """Completion budget when neither `max_new_tokens=` nor the model's generation config sets one."""
 
 
-class TransformersAgent(ModelAgent):
+class TransformersAgent(LocalModelAgent):
     def __init__(
         self,
         model_or_path: Any,
@@ -47,34 +48,24 @@ class TransformersAgent(ModelAgent):
 
         if isinstance(model_or_path, (str, Path)):
             self.model = AutoModelForCausalLM.from_pretrained(str(model_or_path)).to(device)
-            self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(str(model_or_path))
+            tokenizer = tokenizer or AutoTokenizer.from_pretrained(str(model_or_path))
+        elif tokenizer is None:
+            raise ValueError("TransformersAgent(model) needs tokenizer= when given a model object")
         else:
-            if tokenizer is None:
-                raise ValueError("TransformersAgent(model) needs tokenizer= when given a model object")
-            self.model, self.tokenizer = model_or_path, tokenizer
-        if self.tokenizer.chat_template is None:
-            raise ValueError(f"the tokenizer of {model_or_path!r} has no chat template")
+            self.model = model_or_path
         positions = getattr(self.model.config, "max_position_embeddings", None) or getattr(
             self.model.config, "n_positions", 2048
         )
         max_new_tokens = (
             max_new_tokens or self.model.generation_config.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
         )
-        super().__init__(context_tokens=context_tokens or positions, max_new_tokens=max_new_tokens)
+        super().__init__(tokenizer, context_tokens=context_tokens or positions, max_new_tokens=max_new_tokens)
         self.device = device
         self.sampling = {"do_sample": do_sample, "max_new_tokens": max_new_tokens}
         if do_sample:
             self.sampling |= {"temperature": temperature, "top_p": top_p}
         if seed is not None:
             torch.manual_seed(seed)
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def prompt_ids(self, chat: list[Message]) -> list[int]:
-        """The token ids of `chat` rendered by the chat template, ending with the assistant's turn opener."""
-        text = self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def _generate(
         self, chats: list[list[Message]], tools: list[list[dict[str, Any]]]
@@ -107,13 +98,5 @@ class TransformersAgent(ModelAgent):
             ids = new_tokens[row].tolist()
             if self.tokenizer.eos_token_id in ids:
                 ids = ids[: ids.index(self.tokenizer.eos_token_id) + 1]
-            generations.append(
-                Generation(
-                    text=self.tokenizer.decode(ids, skip_special_tokens=True),
-                    prompt_ids=prompt,
-                    completion_ids=ids,
-                    logprobs=token_logprobs[row, : len(ids)].tolist(),
-                    usage={"prompt_tokens": len(prompt), "completion_tokens": len(ids)},
-                )
-            )
+            generations.append(self.token_generation(prompt, ids, token_logprobs[row, : len(ids)].tolist()))
         return generations

@@ -2,8 +2,6 @@
 
 import json
 
-import pytest
-
 import prm
 from prm.agents import TransformersAgent
 from prm.agents.prompt import SYSTEM_PROMPT, Conversation
@@ -72,18 +70,6 @@ def test_prompt_keeps_task_and_latest_turns_and_marks_the_cut():
     huge.add_turn("{}", "x" * 100_000)
     cut = huge.messages(budget=400)
     assert "characters cut to fit the context" in cut[-1]["content"] and len(cut[-1]["content"]) < 2000
-
-
-def test_vllm_is_imported_lazily_and_its_absence_is_a_clear_error():
-    import importlib.util
-    import sys
-
-    from prm.agents import BackendUnavailable, make_agent
-
-    assert "vllm" not in sys.modules  # importing prm.agents did not import it
-    if importlib.util.find_spec("vllm") is None:
-        with pytest.raises(BackendUnavailable, match=r"pip install -e \.\[vllm\]"):
-            make_agent("vllm:some/model")
 
 
 def test_prm_run_with_a_local_model_and_several_envs(tiny_models, tmp_path):
