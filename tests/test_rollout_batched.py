@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 import prm
 from prm.agents import TransformersAgent
 from prm.agents.prompt import SYSTEM_PROMPT, Conversation
@@ -33,6 +35,11 @@ def test_batched_rollout_equals_sequential_runs(tiny_models, tmp_path):
     assert [t.actions for t in batched] == [t.actions for t in sequential]
     assert [t.rewards for t in batched] == [t.rewards for t in sequential]
     assert [t.header.seed for t in batched] == [7, 8, 9, 10]
+    for ours, theirs in zip(batched, sequential, strict=True):  # the records a trainer reads match too
+        for step, alone in zip(ours.steps, theirs.steps, strict=True):
+            assert step.policy.prompt_ids == alone.policy.prompt_ids  # left padding is not in the record
+            assert step.policy.completion_ids == alone.policy.completion_ids
+            assert step.policy.logprobs == pytest.approx(alone.policy.logprobs, abs=1e-4)
     assert any(
         step.info["error"] is None for t in batched for step in t.steps
     )  # the fitted model makes calls
