@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from prm.agents.local_model import chat_prompt_ids
 from prm.agents.prompt import SYSTEM_PROMPT, Conversation, Message
 from prm.models import Trajectory
 
@@ -73,17 +74,21 @@ def build_tiny_model(
     *,
     layers: int = 2,
     hidden: int = 96,
+    context_tokens: int = CONTEXT_TOKENS,
+    max_new_tokens: int = MAX_NEW_TOKENS,
     seed: int = 0,
 ) -> tuple[Any, Any]:
-    """A random-weight Llama-like model (`layers` x `hidden`, rotary positions) and a tokenizer trained on the trajectories' text;
-    saved to `out` when given."""
+    """A random-weight Llama-like model (`layers` x `hidden`, rotary positions) and a tokenizer trained on the
+    trajectories' text; saved to `out` when given. `context_tokens` and `max_new_tokens` are stored in its
+    config and generation config (what `TransformersAgent` and `fit_on_trajectories` take as defaults):
+    raise them for envs whose actions are long (a SWE `edit` is 100-200 tokens)."""
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
     tokenizer = train_tokenizer(trajectory_texts(trajectories))
     config = LlamaConfig(
         vocab_size=len(tokenizer),
-        max_position_embeddings=CONTEXT_TOKENS,
+        max_position_embeddings=context_tokens,
         hidden_size=hidden,
         intermediate_size=2 * hidden,
         num_hidden_layers=layers,
@@ -95,7 +100,7 @@ def build_tiny_model(
     )
     torch.manual_seed(seed)
     model = LlamaForCausalLM(config)
-    model.generation_config.max_new_tokens = MAX_NEW_TOKENS
+    model.generation_config.max_new_tokens = max_new_tokens
     if out is not None:
         TinyModel(model, tokenizer).save(out)
     return model, tokenizer
@@ -112,11 +117,17 @@ class TinyModel:
         return Path(out)
 
 
-def action_examples(tokenizer: Any, trajectories: Sequence[Trajectory]) -> list[tuple[list[int], list[int]]]:
-    """(prompt ids, action ids + end token) for every step, the prompt cut to the tiny context like an
-    agent's would be."""
+def action_examples(
+    tokenizer: Any,
+    trajectories: Sequence[Trajectory],
+    *,
+    context_tokens: int = CONTEXT_TOKENS,
+    max_new_tokens: int = MAX_NEW_TOKENS,
+) -> list[tuple[list[int], list[int]]]:
+    """(prompt ids, action ids + end token) for every step, the prompt cut to `context_tokens -
+    max_new_tokens` like an agent's would be, the action to `max_new_tokens`."""
     examples = []
-    budget = CONTEXT_TOKENS - MAX_NEW_TOKENS
+    budget = context_tokens - max_new_tokens
 
     def count(text: str) -> int:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -125,9 +136,8 @@ def action_examples(tokenizer: Any, trajectories: Sequence[Trajectory]) -> list[
         chat = Conversation(str(trajectory.header.initial_observation))
         for step in trajectory.steps:
             messages: list[Message] = chat.messages(count, budget)
-            text = tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-            prompt = tokenizer(text, add_special_tokens=False)["input_ids"]
-            action = tokenizer(step.action, add_special_tokens=False)["input_ids"][: MAX_NEW_TOKENS - 1]
+            prompt = chat_prompt_ids(tokenizer, messages)
+            action = tokenizer(step.action, add_special_tokens=False)["input_ids"][: max_new_tokens - 1]
             examples.append((prompt, [*action, tokenizer.eos_token_id]))
             chat.add_turn(step.action, str(step.observation))
     return examples
@@ -142,17 +152,26 @@ def fit_on_trajectories(
     max_seconds: float = 60.0,
     batch_size: int = 8,
     learning_rate: float = 1e-2,
-    prompt_tail: int = 48,
+    prompt_tail: int | None = 48,
+    until_loss: float | None = None,
     seed: int = 0,
 ) -> TinyModel:
     """Fits `model` to write the trajectories' actions (cross-entropy on action tokens only) for `steps`
-    updates or `max_seconds`, whichever comes first. Each prompt is cut to its last `prompt_tail` tokens to
-    keep the fit short (rotary positions make that carry over to whole prompts)."""
+    updates or `max_seconds`, whichever comes first, or until a batch's loss is below `until_loss`. Prompts
+    are rendered within the model's context (`config.max_position_embeddings`) minus its
+    `generation_config.max_new_tokens`, as an agent's are. Each prompt is cut to its last `prompt_tail` tokens
+    to keep the fit short (rotary positions make that carry over to whole prompts); `prompt_tail=None` fits
+    on whole prompts, which is what tells apart scenarios whose prompts end alike (every SWE task ends with
+    the same tool manual)."""
     import torch
 
-    examples = [
-        (prompt[-prompt_tail:], action) for prompt, action in action_examples(tokenizer, trajectories)
-    ]
+    pairs = action_examples(
+        tokenizer,
+        trajectories,
+        context_tokens=model.config.max_position_embeddings,
+        max_new_tokens=model.generation_config.max_new_tokens or MAX_NEW_TOKENS,
+    )
+    examples = [(prompt[-(prompt_tail or len(prompt)) :], action) for prompt, action in pairs]
     rng = random.Random(seed)
     torch.manual_seed(seed)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learning_rate)
@@ -173,7 +192,7 @@ def fit_on_trajectories(
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-        if time.monotonic() > deadline:
+        if time.monotonic() > deadline or (until_loss is not None and loss.item() < until_loss):
             break
     model.eval()
     return TinyModel(model, tokenizer)

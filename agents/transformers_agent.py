@@ -9,6 +9,9 @@ a policy-gradient trainer recomputes with gradients. N envs share one left-padde
 >>> agent = TransformersAgent("path/to/model", temperature=0.7, seed=0)  # doctest: +SKIP
 >>> agent = TransformersAgent(model, tokenizer=tokenizer, do_sample=False)  # doctest: +SKIP
 
+`max_new_tokens` defaults to the model's `generation_config.max_new_tokens` (else 128); the prompt is cut
+to the context (`context_tokens`, default the model's positions) minus it.
+
 Needs the `ml` extra (torch, transformers). Greedy decoding (`do_sample=False`) gives the same actions in a
 batch as alone; sampled batches draw from the same distributions but not the same random numbers.
 """
@@ -18,17 +21,21 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prm.agents.model import Generation, ModelAgent, PolicyUnavailable
+from prm.agents.local_model import LocalModelAgent
+from prm.agents.model import Generation, PolicyUnavailable
 from prm.agents.prompt import Message
 
+DEFAULT_MAX_NEW_TOKENS = 128
+"""Completion budget when neither `max_new_tokens=` nor the model's generation config sets one."""
 
-class TransformersAgent(ModelAgent):
+
+class TransformersAgent(LocalModelAgent):
     def __init__(
         self,
         model_or_path: Any,
         *,
         tokenizer: Any = None,
-        max_new_tokens: int = 128,
+        max_new_tokens: int | None = None,
         context_tokens: int | None = None,
         do_sample: bool = True,
         temperature: float = 1.0,
@@ -41,31 +48,24 @@ class TransformersAgent(ModelAgent):
 
         if isinstance(model_or_path, (str, Path)):
             self.model = AutoModelForCausalLM.from_pretrained(str(model_or_path)).to(device)
-            self.tokenizer = tokenizer or AutoTokenizer.from_pretrained(str(model_or_path))
+            tokenizer = tokenizer or AutoTokenizer.from_pretrained(str(model_or_path))
+        elif tokenizer is None:
+            raise ValueError("TransformersAgent(model) needs tokenizer= when given a model object")
         else:
-            if tokenizer is None:
-                raise ValueError("TransformersAgent(model) needs tokenizer= when given a model object")
-            self.model, self.tokenizer = model_or_path, tokenizer
-        if self.tokenizer.chat_template is None:
-            raise ValueError(f"the tokenizer of {model_or_path!r} has no chat template")
+            self.model = model_or_path
         positions = getattr(self.model.config, "max_position_embeddings", None) or getattr(
             self.model.config, "n_positions", 2048
         )
-        super().__init__(context_tokens=context_tokens or positions, max_new_tokens=max_new_tokens)
+        max_new_tokens = (
+            max_new_tokens or self.model.generation_config.max_new_tokens or DEFAULT_MAX_NEW_TOKENS
+        )
+        super().__init__(tokenizer, context_tokens=context_tokens or positions, max_new_tokens=max_new_tokens)
         self.device = device
         self.sampling = {"do_sample": do_sample, "max_new_tokens": max_new_tokens}
         if do_sample:
             self.sampling |= {"temperature": temperature, "top_p": top_p}
         if seed is not None:
             torch.manual_seed(seed)
-
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer(text, add_special_tokens=False)["input_ids"])
-
-    def prompt_ids(self, chat: list[Message]) -> list[int]:
-        """The token ids of `chat` rendered by the chat template, ending with the assistant's turn opener."""
-        text = self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
-        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
     def _generate(
         self, chats: list[list[Message]], tools: list[list[dict[str, Any]]]
@@ -98,13 +98,5 @@ class TransformersAgent(ModelAgent):
             ids = new_tokens[row].tolist()
             if self.tokenizer.eos_token_id in ids:
                 ids = ids[: ids.index(self.tokenizer.eos_token_id) + 1]
-            generations.append(
-                Generation(
-                    text=self.tokenizer.decode(ids, skip_special_tokens=True),
-                    prompt_ids=prompt,
-                    completion_ids=ids,
-                    logprobs=token_logprobs[row, : len(ids)].tolist(),
-                    usage={"prompt_tokens": len(prompt), "completion_tokens": len(ids)},
-                )
-            )
+            generations.append(self.token_generation(prompt, ids, token_logprobs[row, : len(ids)].tolist()))
         return generations

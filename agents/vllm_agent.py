@@ -2,7 +2,9 @@
 
 vLLM is imported when the agent is built, never when `prm.agents` is imported; without it the constructor
 raises `BackendUnavailable` with the install command (`pip install -e .[vllm]`), not an ImportError trace.
-Each step records the prompt and completion token ids and the sampled tokens' log-probabilities (vLLM's
+Prompts, token counts and records come from `LocalModelAgent` (shared with `TransformersAgent`, whose tests
+run that code on CPU): vLLM's tokenizer is a Hugging Face one, so the prompt ids are the chat template's, and
+each step records the prompt and completion token ids and the sampled tokens' log-probabilities (vLLM's
 `logprobs=0`: the chosen token's log-probability under the sampling distribution).
 
 >>> from prm.agents import VLLMAgent
@@ -14,7 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from prm.agents.base import AgentError
-from prm.agents.model import Generation, ModelAgent, PolicyUnavailable
+from prm.agents.local_model import LocalModelAgent
+from prm.agents.model import Generation, PolicyUnavailable
 from prm.agents.prompt import Message
 
 
@@ -22,7 +25,7 @@ class BackendUnavailable(AgentError):
     """The agent's back end library is not installed (or cannot start) on this machine."""
 
 
-class VLLMAgent(ModelAgent):
+class VLLMAgent(LocalModelAgent):
     def __init__(
         self,
         model_or_path: str,
@@ -42,26 +45,16 @@ class VLLMAgent(ModelAgent):
                 "`pip install -e .[vllm]` on a machine with a GPU, or use --agent hf:PATH"
             ) from None
         self.llm = vllm.LLM(model=str(model_or_path), seed=seed or 0, **llm_kwargs)
-        self.tokenizer = self.llm.get_tokenizer()
         context = context_tokens or self.llm.llm_engine.model_config.max_model_len
-        super().__init__(context_tokens=context, max_new_tokens=max_new_tokens)
+        super().__init__(self.llm.get_tokenizer(), context_tokens=context, max_new_tokens=max_new_tokens)
         self.sampling = vllm.SamplingParams(
             max_tokens=max_new_tokens, temperature=temperature, top_p=top_p, logprobs=0, seed=seed
         )
 
-    def count_tokens(self, text: str) -> int:
-        return len(self.tokenizer.encode(text, add_special_tokens=False))
-
     def _generate(
         self, chats: list[list[Message]], tools: list[list[dict[str, Any]]]
     ) -> list[Generation | PolicyUnavailable]:
-        prompts = [
-            self.tokenizer.encode(
-                self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True),
-                add_special_tokens=False,
-            )
-            for chat in chats
-        ]
+        prompts = [self.prompt_ids(chat) for chat in chats]
         outputs = self.llm.generate(
             [{"prompt_token_ids": ids} for ids in prompts], self.sampling, use_tqdm=False
         )
@@ -69,16 +62,6 @@ class VLLMAgent(ModelAgent):
         for prompt, output in zip(prompts, outputs, strict=True):
             completion = output.outputs[0]
             ids = list(completion.token_ids)
-            logprobs = [
-                step[token].logprob for step, token in zip(completion.logprobs or [], ids, strict=False)
-            ]
-            generations.append(
-                Generation(
-                    text=completion.text,
-                    prompt_ids=list(prompt),
-                    completion_ids=ids,
-                    logprobs=logprobs or None,
-                    usage={"prompt_tokens": len(prompt), "completion_tokens": len(ids)},
-                )
-            )
+            logprobs = [step[token].logprob for step, token in zip(completion.logprobs, ids, strict=True)]
+            generations.append(self.token_generation(prompt, ids, logprobs, text=completion.text))
         return generations

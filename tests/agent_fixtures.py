@@ -19,7 +19,8 @@ class TinyModels:
 
 @pytest.fixture(scope="session")
 def tiny_models(tmp_path_factory) -> TinyModels:
-    """A random-weight tiny model and one fitted for seconds on search-QA oracle trajectories."""
+    """A random-weight tiny model and one fitted on search-QA oracle trajectories (400 updates, a few seconds;
+    no wall-clock cap, so a loaded machine fits as far, only slower)."""
     torch = pytest.importorskip("torch")
     torch.set_num_threads(1)  # the test machine is shared: one thread is faster than contended two
     import prm  # noqa: F401
@@ -34,5 +35,37 @@ def tiny_models(tmp_path_factory) -> TinyModels:
     )
     root = tmp_path_factory.mktemp("tiny-models")
     model, tokenizer = build_tiny_model(oracle, root / "random", hidden=64)
-    fit_on_trajectories(model, tokenizer, oracle, steps=400, max_seconds=40).save(root / "fitted")
+    fit_on_trajectories(model, tokenizer, oracle, steps=400, max_seconds=float("inf")).save(root / "fitted")
     return TinyModels(random=root / "random", fitted=root / "fitted", scenarios=scenarios)
+
+
+SWE_SCENARIO = "toolz-groupby-key"
+
+
+@pytest.fixture(scope="session")
+def tiny_swe_model(docker_engine, tmp_path_factory) -> Path:
+    """A tiny model fitted on the oracle's Docker episode of `SWE_SCENARIO` (its gold `edit`, then `submit`).
+
+    Every SWE prompt ends with the same tool manual, so the fit takes whole prompts (`prompt_tail=None`); a
+    context of 512 tokens with 192 for the completion holds the task and a whole `edit` call. It stops once
+    the loss is near zero (no wall-clock budget: a loaded machine fits as far, only slower)."""
+    torch = pytest.importorskip("torch")
+    torch.set_num_threads(1)
+    import prm  # noqa: F401
+    from prm.agents import OracleAgent
+    from prm.agents.tiny import build_tiny_model, fit_on_trajectories
+    from prm.rollout import rollout
+
+    oracle = rollout(
+        "prm/swe-v0",
+        OracleAgent(),
+        scenarios=SWE_SCENARIO,
+        env_kwargs={"sandbox": "docker"},
+        show_progress=False,
+    )
+    assert oracle[0].outcome.outcome["resolved"], "the oracle episode the model is fitted on must resolve"
+    model, tokenizer = build_tiny_model(oracle, context_tokens=512, max_new_tokens=192)
+    fitted = fit_on_trajectories(
+        model, tokenizer, oracle, steps=400, max_seconds=float("inf"), prompt_tail=None, until_loss=0.005
+    )
+    return fitted.save(tmp_path_factory.mktemp("tiny-swe-model"))

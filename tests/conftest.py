@@ -27,4 +27,4 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.fixturenames.insert(0, "docker_engine")
 
 
-from tests.agent_fixtures import tiny_models  # noqa: E402, F401  (session fixture of the model-agent tests)
+from tests.agent_fixtures import tiny_models, tiny_swe_model  # noqa: E402, F401  (session fixtures of model agents)
