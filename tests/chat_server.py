@@ -60,7 +60,7 @@ class ChatServer:
             return 404, {"error": {"message": f"no route {path}"}}
         if index in self.failures:
             return self.failures[index], {"error": {"message": "server overloaded"}}
-        if self.fail_when and any(self.fail_when in m["content"] for m in body["messages"]):
+        if self.fail_when and any(self.fail_when in str(m["content"]) for m in body["messages"]):
             return 500, {"error": {"message": "this shard is broken"}}
         if self.garbage:
             return 200, b"<html>502 bad gateway, but with status 200</html>"
@@ -86,7 +86,9 @@ class ChatServer:
                     }
                 ],
             }
-        prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
+        prompt_tokens = sum(
+            len(str(m["content"]).split()) for m in body["messages"]
+        )  # content: text or parts
         return 200, {
             "id": f"chatcmpl-{index}",
             "object": "chat.completion",
