@@ -236,8 +236,9 @@ def test_tiny_random_hf_judge_gives_flagged_steps_and_pairwise_compares(tiny_mod
     env.reset(seed=0)
     *_, info = env.step(SEARCH)
     assert info["judge"]["output"] is not None and "Action: " + SEARCH in info["judge"]["prompt"]
-    if "error" in info["judge"]:  # a random model writes no verdict: flagged, not scored
-        assert info["infra_error"] and "judge" not in info["reward_components"]
+    if "error" in info["judge"]:  # a random model writes no verdict: flagged, not scored, not infra
+        assert info["reward_flags"] == {"judge": "unparsable"} and not info["infra_error"]
+        assert "judge" not in info["reward_components"]
     else:
         assert 0.0 <= info["reward_components"]["judge"] <= 1.0
     value, record = judge.compare("task", [], (SEARCH, "found"), (BOGUS, "unknown tool"))
