@@ -32,8 +32,9 @@ import gymnasium as gym
 
 
 class SignalUnscored(Exception):
-    """A signal has no value this step; `failure` says why: "unparsable" (a judge's reply held no verdict,
-    which the agent can provoke) or "unreachable" (the signal's back end failed: an infrastructure failure)."""
+    """A signal has no value this step; `failure` says why: "unparsable" (a judge's reply held no verdict) or
+    "refused" (its endpoint refused the request's content), which the agent can provoke, or "unreachable" (the
+    signal's back end failed: an infrastructure failure)."""
 
     def __init__(self, failure: str, message: str):
         super().__init__(message)
@@ -43,7 +44,7 @@ class SignalUnscored(Exception):
 def flag_missing(info: dict[str, Any], signal: str, failure: str | None) -> None:
     """Records why `signal` has no component this step, `info["reward_flags"][signal] = failure`; only an
     "unreachable" back end is an infrastructure failure (`info["infra_error"]`), never what the agent can
-    provoke ("unparsable")."""
+    provoke ("unparsable", "refused")."""
     if failure is None:
         return
     info["reward_flags"] = {**(info.get("reward_flags") or {}), signal: failure}

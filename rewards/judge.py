@@ -23,6 +23,9 @@ another range or penalty). Two failures, told apart because the agent is an adve
   cache, up to `retries` times; if no reply parses, the step has no `judge` component (missing, never 0),
   `info["reward_flags"]["judge"] = "unparsable"`, the raw replies stay in `info["judge"]` ("output",
   "rejected") for `prm rescore`, and `info["infra_error"]` is left as the env set it;
+- an endpoint that refuses the request for what it holds (HTTP 400, 413, 422: e.g. a prompt the agent flooded
+  past the judge's context) is provoked by the agent too: no component, `info["reward_flags"]["judge"] =
+  "refused"`, no `infra_error` (a misconfigured endpoint shows as every step flagged "refused");
 - a back end that cannot be reached (connection refused, timeouts, 5xx after the client's retries) is real
   infrastructure: no component, `info["reward_flags"]["judge"] = "unreachable"` and `info["infra_error"]`.
 
@@ -73,6 +76,8 @@ if TYPE_CHECKING:  # rewards depend on prm core only: the agents' back ends are 
 Scheme = Literal["score", "ternary", "rubric", "pairwise"]
 TERNARY = {"correct": 1.0, "correctable": None, "irrecoverable": -1.0}
 NUMBER = r"(-?\d+(?:\.\d+)?)"
+REFUSED_STATUSES = frozenset({400, 413, 422})
+"""HTTP answers to what a request holds (the agent can provoke them): flagged "refused", never infrastructure."""
 
 
 class JudgeParseError(ValueError):
@@ -194,11 +199,13 @@ def pair_prompt(
 
 @dataclass(frozen=True)
 class JudgeReply:
-    """The judge's raw reply to one prompt (`text`), or why there is none (`error`)."""
+    """The judge's raw reply to one prompt (`text`), or why there is none (`error`; `refused`: the endpoint
+    answered one of `REFUSED_STATUSES`)."""
 
     text: str | None
     error: str | None = None
     cached: bool = False
+    refused: bool = False
 
 
 class Judge:
@@ -262,7 +269,9 @@ class Judge:
             session.conversation = Conversation(prompt, system=system)
         answers = self.agent.act_batch(sessions, [None] * len(prompts), [{}] * len(prompts))
         return [
-            JudgeReply(None, error=f"judge back end failed: {answer}")
+            JudgeReply(
+                None, error=f"judge back end failed: {answer}", refused=answer.status in REFUSED_STATUSES
+            )
             if isinstance(answer, PolicyUnavailable)
             else JudgeReply(answer)
             for answer in answers
@@ -311,7 +320,7 @@ class Judge:
     ) -> tuple[float | None, dict[str, Any]]:
         """The value of the judge's verdict and its record (`verdict_record`), asking again (not from the cache)
         up to `retries` times while the reply cannot be parsed. The record's `failure` is "unparsable" (no
-        reply parsed; the earlier replies are in `rejected`) or "unreachable" (the back end failed)."""
+        reply parsed; the earlier replies are in `rejected`), "refused" or "unreachable" (`verdict_record`)."""
         rejected: list[str] = []
         reply = self.ask(system, prompt)
         while True:
@@ -330,7 +339,7 @@ def verdict_record(
 ) -> tuple[float | None, dict[str, Any]]:
     """The value of a judge reply (None when it has none) and the record kept in `info["judge"]`: the scheme,
     prompts and raw output, and when there is no value `error` and `failure` ("unreachable": the back end
-    failed; "unparsable": the reply holds no verdict)."""
+    failed; "refused": the endpoint refused the request for its content; "unparsable": no verdict in the reply)."""
     record: dict[str, Any] = {
         "scheme": scheme,
         "system": system,
@@ -339,7 +348,7 @@ def verdict_record(
         "cached": reply.cached,
     }
     if reply.text is None:
-        record |= {"error": reply.error, "failure": "unreachable"}
+        record |= {"error": reply.error, "failure": "refused" if reply.refused else "unreachable"}
         return None, record
     try:
         return parse_verdict(scheme, reply.text, **parse), record

@@ -45,7 +45,7 @@ import numpy as np
 
 from prm.errors import RewardSpecError
 from prm.rewards.base import SignalUnscored
-from prm.rewards.judge import Judge, JudgeReply, instructions
+from prm.rewards.judge import REFUSED_STATUSES, Judge, JudgeReply, instructions
 
 SYSTEM_NOTE = (
     " You see the screen before and after the step. Score how much the step moved the desktop toward "
@@ -104,6 +104,15 @@ class ImageJudge(Judge):
                     max_tokens=self.agent.max_new_tokens,
                 )
                 replies.append(JudgeReply(response.choices[0].message.content or ""))
+            except openai.APIStatusError as err:
+                refused = err.status_code in REFUSED_STATUSES
+                replies.append(
+                    JudgeReply(
+                        None,
+                        error=f"judge endpoint answered HTTP {err.status_code}: {err.message}",
+                        refused=refused,
+                    )
+                )
             except openai.APIError as err:
                 replies.append(JudgeReply(None, error=f"judge endpoint failed: {type(err).__name__}: {err}"))
             except (AttributeError, IndexError, TypeError) as err:

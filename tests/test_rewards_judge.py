@@ -160,6 +160,19 @@ def test_unreachable_judge_is_flagged_infra_error(monkeypatch):
     assert "rejected" not in info["judge"]  # a failed back end is not asked again by the judge
 
 
+def test_endpoint_refusing_what_the_agent_wrote_is_flagged_not_infra_error(monkeypatch):
+    """An agent that floods the judge's prompt past its context gets HTTP 400: the agent's doing, not infra."""
+    with ChatServer(ternary_judge, fail_when="banana", fail_status=400) as server:
+        monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
+        env = gym.make(ENV, scenario=SCENARIO, rewards=["judge:ternary:model=tiny,max_batch=1"])
+        env.reset(seed=0)
+        *_, info = env.step(INJECTION)
+        asked = len(server.requests)
+    assert info["infra_error"] is False and info["reward_flags"] == {"judge": "refused"}
+    assert "HTTP 400" in info["judge"]["error"] and "judge" not in info["reward_components"]
+    assert asked == 1  # not asked again: the same request is refused again
+
+
 def test_missing_judge_component_survives_rescore_and_export(monkeypatch, tmp_path):
     from prm.export import step_rows
 
