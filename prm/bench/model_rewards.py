@@ -39,7 +39,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from prm.bench.rewards import auroc, episode_record
+from prm.bench.rewards import auroc, episode_record, labelled_swe_episode
 from prm.models import StepRecord, Trajectory, TrajectoryHeader
 from prm.rewards.judge import step_prompt
 from prm.rewards.spec import apply_rewards, parse_spec
@@ -114,8 +114,6 @@ def search_qa_episode(scenario: str) -> LabelledEpisode:
 
 def swe_episode(scenario: str, sandbox: str = "auto") -> LabelledEpisode:
     """The labelled steps of `prm bench rewards` on one SWE scenario: good and verified harmful ones."""
-    from prm.bench.rewards import labelled_swe_episode
-
     labelled, trajectory = labelled_swe_episode(scenario, sandbox)
     steps = [
         ModelStep(
