@@ -129,6 +129,11 @@ def bench_model_rewards_command(
     from prm.bench.model_rewards import SEARCH_QA, SWE, print_model_report, run_model_reward_benchmark
     from prm.registration import env_class
 
+    if scenarios == 1 or swe_scenarios == 1 or scenarios + swe_scenarios == 0:
+        raise typer.BadParameter(
+            "give 0 or at least 2 scenarios of a pack, and some (half fit the tiny models)",
+            param_hint="--scenarios/--swe-scenarios",
+        )
     if judge_base_url:
         os.environ["OPENAI_BASE_URL"] = judge_base_url
     with tempfile.TemporaryDirectory() as work:
