@@ -32,7 +32,11 @@ from prm.models import PolicyCall
 
 class PolicyUnavailable(AgentError):
     """The model back end failed (connection refused, 5xx after retries, an unreadable response): the
-    episode is lost to the infrastructure, not to the agent's choices."""
+    episode is lost to the infrastructure, not to the agent's choices. `status`: the HTTP status, if any."""
+
+    def __init__(self, message: str, *, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass

@@ -94,7 +94,9 @@ class OpenAIChatAgent(ModelAgent):
                 else {}
             )
         except openai.APIStatusError as err:
-            return PolicyUnavailable(f"{where} answered HTTP {err.status_code}: {err.message}")
+            return PolicyUnavailable(
+                f"{where} answered HTTP {err.status_code}: {err.message}", status=err.status_code
+            )
         except openai.APIError as err:
             return PolicyUnavailable(f"{where} failed: {type(err).__name__}: {err}")
         except (AttributeError, IndexError, TypeError, ValueError) as err:

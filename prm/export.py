@@ -2,7 +2,9 @@
 
 Two tables:
 - **steps**, one row per step: `episode_id`, `step`, `prompt_messages` (JSON), `action`, `observation`,
-  `reward`, `reward_components` (JSON), `done`, `infra_error`, and when a local model acted:
+  `reward`, `reward_components` (JSON), `reward_flags` (JSON: signal -> why it has no component at this
+  step, e.g. a judge's "unparsable"; mask such steps rather than read a zero), `done`, `infra_error`, and
+  when a local model acted:
   `prompt_ids`, `completion_ids`, `logprobs`;
 - **episodes**, one row per episode with the multi-turn sequence: `prompt_ids` (the first prompt),
   `completion_ids` (every later token: the model's completions and the environment's turns in between),
@@ -65,6 +67,7 @@ def step_rows(episode_id: str, trajectory: Trajectory) -> list[dict[str, Any]]:
                 else json.dumps(step.observation),
                 "reward": step.reward,
                 "reward_components": json.dumps(step.reward_components),
+                "reward_flags": json.dumps(step.info.get("reward_flags") or {}),
                 "done": step.terminated or step.truncated,
                 "infra_error": bool(step.info.get("infra_error")),
                 "prompt_ids": policy.prompt_ids if policy else None,

@@ -7,8 +7,10 @@ A signal computes one value per step (`_value`), writes it to `info["reward_comp
 - `process_reward`: the sum of `weight * value` over the signals of this step (what gating, clipping and
   min-form credit act on). `reward == env_reward + process_reward` below the aggregators.
 
-A `_value` of `None` means "not scored this step" (e.g. an infrastructure failure of the signal itself:
-then the step is flagged `infra_error` and no component is written, so it never reads as a zero).
+A `_value` of `None` means "not scored this step": no component is written, so it never reads as a zero, and
+the signal adds nothing to `process_reward` (clip, gated and minform then act on the signals that were
+scored). The signal says why in `info["reward_flags"][name]` (e.g. a judge's "unparsable" or "unreachable");
+only a failure of the infrastructure, never one the agent can provoke, also sets `info["infra_error"]`.
 
 >>> import gymnasium as gym
 >>> class StepCount(StepSignal):
@@ -27,6 +29,27 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import gymnasium as gym
+
+
+class SignalUnscored(Exception):
+    """A signal has no value this step; `failure` says why: "unparsable" (a judge's reply held no verdict) or
+    "refused" (its endpoint refused the request's content), which the agent can provoke, or "unreachable" (the
+    signal's back end failed: an infrastructure failure)."""
+
+    def __init__(self, failure: str, message: str):
+        super().__init__(message)
+        self.failure = failure
+
+
+def flag_missing(info: dict[str, Any], signal: str, failure: str | None) -> None:
+    """Records why `signal` has no component this step, `info["reward_flags"][signal] = failure`; only an
+    "unreachable" back end is an infrastructure failure (`info["infra_error"]`), never what the agent can
+    provoke ("unparsable", "refused")."""
+    if failure is None:
+        return
+    info["reward_flags"] = {**(info.get("reward_flags") or {}), signal: failure}
+    if failure == "unreachable":
+        info["infra_error"] = True
 
 
 def ensure_reward_info(info: dict[str, Any], reward: float) -> dict[str, Any]:

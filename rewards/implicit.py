@@ -27,7 +27,6 @@ from typing import Any, ClassVar
 
 import gymnasium as gym
 
-from prm.agents.prompt import Conversation
 from prm.models import Trajectory
 from prm.rewards.base import StepSignal
 from prm.rewards.lm_scorer import LMScorer
@@ -48,6 +47,8 @@ class ActionLogProb(LMScorer):
         if self.tokenizer.chat_template is None:
             text = render(first_observation, history) + "\nAction: "
         else:
+            from prm.agents.prompt import Conversation  # rewards depend on prm core only at import time
+
             chat = Conversation(first_observation, turns=list(history)).messages()
             text = self.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -16,9 +16,20 @@ correctable error costing 0 or a small penalty); "SWE-TRACE" (a rubric process r
 agents); "WebArbiter" (pairwise judgement of candidate web actions). The last marker in the reply counts.
 
 The prompt and the raw reply are stored in `info["judge"]`, so `prm rescore` reparses them offline (e.g. with
-another range or penalty). A reply that cannot be parsed, or a back end that fails, is an infrastructure failure
-of the reward: no component is written and the step is flagged `infra_error` with `info["judge"]["error"]`,
-never a zero. Identical judge inputs are asked once: replies are kept on disk under
+another range or penalty). Two failures, told apart because the agent is an adversary:
+
+- a reply that cannot be parsed can be provoked by the agent (a prompt injection in its action or in what it
+  made the env print), so it is never an infrastructure failure: the judge is asked again, bypassing the
+  cache, up to `retries` times; if no reply parses, the step has no `judge` component (missing, never 0),
+  `info["reward_flags"]["judge"] = "unparsable"`, the raw replies stay in `info["judge"]` ("output",
+  "rejected") for `prm rescore`, and `info["infra_error"]` is left as the env set it;
+- an endpoint that refuses the request for what it holds (HTTP 400, 413, 422: e.g. a prompt the agent flooded
+  past the judge's context) is provoked by the agent too: no component, `info["reward_flags"]["judge"] =
+  "refused"`, no `infra_error` (a misconfigured endpoint shows as every step flagged "refused");
+- a back end that cannot be reached (connection refused, timeouts, 5xx after the client's retries) is real
+  infrastructure: no component, `info["reward_flags"]["judge"] = "unreachable"` and `info["infra_error"]`.
+
+Identical judge inputs are asked once: replies are kept on disk under
 `prm.paths.cache_dir("judge")`, keyed by the sha256 of the model, the messages and the token limit. Envs that
 share a judge (a rollout of N envs, `num_envs=N`) have their concurrent questions answered in one batched
 back-end call (`ModelAgent.act_batch`).
@@ -46,28 +57,31 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import gymnasium as gym
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from prm.agents.model import ModelAgent, PolicyUnavailable
-from prm.agents.prompt import Conversation
 from prm.errors import RewardSpecError
 from prm.models import Trajectory
 from prm.paths import cache_dir
-from prm.rewards.base import StepSignal
+from prm.rewards.base import StepSignal, flag_missing
 from prm.rewards.state_text import render
 from prm.tools import describe_tools
+
+if TYPE_CHECKING:  # rewards depend on prm core only: the agents' back ends are imported where used
+    from prm.agents.model import ModelAgent
 
 Scheme = Literal["score", "ternary", "rubric", "pairwise"]
 TERNARY = {"correct": 1.0, "correctable": None, "irrecoverable": -1.0}
 NUMBER = r"(-?\d+(?:\.\d+)?)"
+REFUSED_STATUSES = frozenset({400, 413, 422})
+"""HTTP answers to what a request holds (the agent can provoke them): flagged "refused", never infrastructure."""
 
 
 class JudgeParseError(ValueError):
-    """The judge's reply holds no verdict of its scheme (an infrastructure failure of the reward)."""
+    """The judge's reply holds no verdict of its scheme (the agent may have provoked it: never infra)."""
 
 
 class Criterion(BaseModel):
@@ -185,11 +199,13 @@ def pair_prompt(
 
 @dataclass(frozen=True)
 class JudgeReply:
-    """The judge's raw reply to one prompt (`text`), or why there is none (`error`)."""
+    """The judge's raw reply to one prompt (`text`), or why there is none (`error`; `refused`: the endpoint
+    answered one of `REFUSED_STATUSES`)."""
 
     text: str | None
     error: str | None = None
     cached: bool = False
+    refused: bool = False
 
 
 class Judge:
@@ -221,41 +237,52 @@ class Judge:
     def _cache_file(self, key: str) -> Path:
         return cache_dir("judge", key[:2]) / f"{key}.json"
 
-    def replies(self, system: str, prompts: Sequence[str]) -> list[JudgeReply]:
-        """The judge's replies to `prompts` under one system prompt: from the cache, the rest (each distinct
-        prompt once) in one back-end call."""
-        keys = [self._key(system, prompt) for prompt in prompts]
+    def replies(self, system: str, prompts: Sequence[str], *, fresh: bool = False) -> list[JudgeReply]:
+        """The judge's replies to `prompts` under one system prompt: from the cache (unless `fresh`), the rest
+        (each distinct prompt once) in one back-end call; a new reply replaces the cached one."""
         out: list[JudgeReply | None] = [None] * len(prompts)
-        if self.cache:
-            for i, key in enumerate(keys):
-                if self._cache_file(key).exists():
-                    out[i] = JudgeReply(json.loads(self._cache_file(key).read_text())["text"], cached=True)
+        if self.cache and not fresh:
+            for i, prompt in enumerate(prompts):
+                path = self._cache_file(self._key(system, prompt))
+                if path.exists():
+                    out[i] = JudgeReply(json.loads(path.read_text())["text"], cached=True)
         missing = list(dict.fromkeys(prompts[i] for i, reply in enumerate(out) if reply is None))
         if missing:
-            sessions = [self.agent.spawn() for _ in missing]
-            for session, prompt in zip(sessions, missing, strict=True):
-                session.conversation = Conversation(prompt, system=system)
             self.batch_sizes.append(len(missing))
-            answers = self.agent.act_batch(sessions, [None] * len(missing), [{}] * len(missing))
-            fresh: dict[str, JudgeReply] = {}
-            for prompt, answer in zip(missing, answers, strict=True):
-                if isinstance(answer, PolicyUnavailable):
-                    fresh[prompt] = JudgeReply(None, error=f"judge back end failed: {answer}")
-                    continue
-                fresh[prompt] = JudgeReply(answer)
-                if self.cache:
+            answered = dict(zip(missing, self._complete(system, missing), strict=True))
+            for prompt, reply in answered.items():
+                if self.cache and reply.text is not None:
                     path = self._cache_file(self._key(system, prompt))
                     partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.part")
-                    partial.write_text(json.dumps({"text": answer}))
+                    partial.write_text(json.dumps({"text": reply.text}))
                     partial.replace(path)  # atomic: a concurrent reader sees the whole reply or none
-            out = [reply or fresh[prompt] for reply, prompt in zip(out, prompts, strict=True)]
+            out = [reply or answered[prompt] for reply, prompt in zip(out, prompts, strict=True)]
         return out  # type: ignore[return-value]
 
-    def ask(self, system: str, prompt: str) -> JudgeReply:
-        """One question, answered in a batch with the questions other threads ask at the same time."""
+    def _complete(self, system: str, prompts: list[str]) -> list[JudgeReply]:
+        """The back end's replies to `prompts` (one batched call), or why each is missing."""
+        from prm.agents.model import PolicyUnavailable
+        from prm.agents.prompt import Conversation
+
+        sessions = [self.agent.spawn() for _ in prompts]
+        for session, prompt in zip(sessions, prompts, strict=True):
+            session.conversation = Conversation(prompt, system=system)
+        answers = self.agent.act_batch(sessions, [None] * len(prompts), [{}] * len(prompts))
+        return [
+            JudgeReply(
+                None, error=f"judge back end failed: {answer}", refused=answer.status in REFUSED_STATUSES
+            )
+            if isinstance(answer, PolicyUnavailable)
+            else JudgeReply(answer)
+            for answer in answers
+        ]
+
+    def ask(self, system: str, prompt: str, *, fresh: bool = False) -> JudgeReply:
+        """One question, answered in a batch with the questions other threads ask at the same time (`fresh`:
+        not from the cache, e.g. asking again after a reply that could not be parsed)."""
         future: Future = Future()
         with self._lock:
-            self._waiting.append((system, prompt, future))
+            self._waiting.append((system, prompt, fresh, future))
             self._lock.notify_all()
             leader = not self._gathering
             if leader:
@@ -265,10 +292,10 @@ class Judge:
                     self._lock.wait(left)
                 batch, self._waiting, self._gathering = self._waiting, [], False
         if leader:
-            for system_prompt in dict.fromkeys(system for system, _, _ in batch):
-                group = [(prompt, f) for system, prompt, f in batch if system == system_prompt]
+            for system_prompt, is_fresh in dict.fromkeys((system, fresh) for system, _, fresh, _ in batch):
+                group = [(p, f) for s, p, new, f in batch if (s, new) == (system_prompt, is_fresh)]
                 try:
-                    replies = self.replies(system_prompt, [prompt for prompt, _ in group])
+                    replies = self.replies(system_prompt, [prompt for prompt, _ in group], fresh=is_fresh)
                 except Exception as err:  # a back end that raises fails every question of its batch
                     replies = [JudgeReply(None, error=f"judge back end failed: {err}")] * len(group)
                 for (_, waiting), reply in zip(group, replies, strict=True):
@@ -286,13 +313,33 @@ class Judge:
         +1 if `a` is better, -1 if `b`; None and the error in the record when the reply cannot be parsed."""
         system = instructions("pairwise")
         prompt = pair_prompt(first_observation, history, a, b)
-        return verdict_record(self.ask(system, prompt), "pairwise", system, prompt)
+        return self.verdict("pairwise", system, prompt)
+
+    def verdict(
+        self, scheme: Scheme, system: str, prompt: str, *, retries: int = 2, **parse: Any
+    ) -> tuple[float | None, dict[str, Any]]:
+        """The value of the judge's verdict and its record (`verdict_record`), asking again (not from the cache)
+        up to `retries` times while the reply cannot be parsed. The record's `failure` is "unparsable" (no
+        reply parsed; the earlier replies are in `rejected`), "refused" or "unreachable" (`verdict_record`)."""
+        rejected: list[str] = []
+        reply = self.ask(system, prompt)
+        while True:
+            value, record = verdict_record(reply, scheme, system, prompt, **parse)
+            if value is not None or reply.text is None or len(rejected) == retries:
+                break
+            rejected.append(reply.text)
+            reply = self.ask(system, prompt, fresh=True)
+        if rejected:
+            record["rejected"] = rejected
+        return value, record
 
 
 def verdict_record(
     reply: JudgeReply, scheme: Scheme, system: str, prompt: str, **parse: Any
 ) -> tuple[float | None, dict[str, Any]]:
-    """The value of a judge reply (None when it has none) and the record kept in `info["judge"]`."""
+    """The value of a judge reply (None when it has none) and the record kept in `info["judge"]`: the scheme,
+    prompts and raw output, and when there is no value `error` and `failure` ("unreachable": the back end
+    failed; "refused": the endpoint refused the request for its content; "unparsable": no verdict in the reply)."""
     record: dict[str, Any] = {
         "scheme": scheme,
         "system": system,
@@ -301,12 +348,12 @@ def verdict_record(
         "cached": reply.cached,
     }
     if reply.text is None:
-        record["error"] = reply.error
+        record |= {"error": reply.error, "failure": "refused" if reply.refused else "unreachable"}
         return None, record
     try:
         return parse_verdict(scheme, reply.text, **parse), record
     except JudgeParseError as err:
-        record["error"] = str(err)
+        record |= {"error": str(err), "failure": "unparsable"}
         return None, record
 
 
@@ -352,14 +399,17 @@ class JudgeReward(StepSignal):
         high: float = 10,
         penalty: float = 0.0,
         rubric: Rubric | None = None,
+        retries: int = 2,
         weight: float = 1.0,
     ):
         if scheme == "pairwise":
             raise RewardSpecError("the pairwise judge compares two candidates (forks): use Judge.compare")
         if high <= low:
             raise RewardSpecError(f"judge score range needs low < high, got [{low:g}, {high:g}]")
+        if retries < 0:
+            raise RewardSpecError(f"judge retries must be >= 0, got {retries}")
         super().__init__(env, weight=weight)
-        self.judge, self.scheme, self.recent = judge, scheme, history
+        self.judge, self.scheme, self.recent, self.retries = judge, scheme, history, retries
         self.parse = {"low": low, "high": high, "penalty": penalty, "rubric": rubric}
         self.system = instructions(scheme, low=low, high=high, rubric=rubric)
 
@@ -367,11 +417,10 @@ class JudgeReward(StepSignal):
         base = self.env.unwrapped
         first = f"{base.task}\n\n{describe_tools(base.tools)}"
         prompt = step_prompt(first, list(base.history), self.recent)
-        value, info["judge"] = verdict_record(
-            self.judge.ask(self.system, prompt), self.scheme, self.system, prompt, **self.parse
+        value, info["judge"] = self.judge.verdict(
+            self.scheme, self.system, prompt, retries=self.retries, **self.parse
         )
-        if value is None:
-            info["infra_error"] = True
+        flag_missing(info, self.name, info["judge"].get("failure"))
         return value
 
     @classmethod

@@ -8,7 +8,9 @@ Attribution"). V is a pluggable `ValueEstimator` (`prm.rewards.estimators`):
   state is untouched) and only after steps that changed files;
 - `MonteCarlo(prover, n)`: fork, let a prover agent finish the episode n times, mean outcome reward;
 - `ValueModel.load(path)`: a torch model of the text state, fitted by `prm train-value`;
-- `Checklist(subgoals)`: fraction of the subgoal predicates a scenario declares that hold.
+- `Checklist(subgoals)`: fraction of the subgoal predicates a scenario declares that hold;
+- `ScreenJudge(judge, images)`: the running sum of a model's scores of each step from the screens before and
+  after it (GUI-Shepherd; `prm.rewards.screen_judge`), so r_t is the judged step's progress.
 
 The rewards telescope: their sum over an episode is V(final) - V(initial).
 

@@ -24,13 +24,15 @@ from __future__ import annotations
 
 import json
 import random
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import gymnasium as gym
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from prm.agents import Agent, OracleAgent
 from prm.errors import RewardSpecError
+
+if TYPE_CHECKING:  # rewards depend on prm core only at import time: agents are imported where used
+    from prm.agents import Agent
 
 GIVE_UP = json.dumps({"tool": "give_up", "args": {}})
 """What a `StochasticOracle` that gave up plays: an invalid action, so its rollout never finishes (V counts 0)."""
@@ -47,6 +49,8 @@ class StochasticOracle:
             raise RewardSpecError(f"stochastic_oracle needs 0 <= p <= 1, got p={p}")
         self.p, self.seed = p, seed
         self.episodes = 0
+        from prm.agents import OracleAgent
+
         self._random = random.Random(seed)
         self._oracle = OracleAgent()
         self._solving = False
@@ -73,6 +77,8 @@ class _StochasticOracleParams(BaseModel):
 def prover_from_spec(spec: str | Agent) -> Agent:
     """The prover agent that `spec` names (see the module docstring); an `Agent` is returned as it is.
     `RewardSpecError` names what is wrong."""
+    from prm.agents import Agent, OracleAgent
+
     if not isinstance(spec, str):
         if not isinstance(spec, Agent):
             raise RewardSpecError(f"a prover must be an Agent (reset, act), got {type(spec).__name__}")

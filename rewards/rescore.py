@@ -6,6 +6,11 @@ the trajectory was recorded with the same estimator (other weight, gamma or redu
 `gated` and `minform` always (they act on per-step process rewards and the outcome). Otherwise the episode
 is replayed: the env is re-created from the header, wrapped with the signals, and the actions replayed.
 
+A signal with no value at a step (a judge reply that could not be parsed, an infrastructure failure of the
+signal) gets no component there, as online: it adds nothing to the step's process reward, so clip, gated and
+minform act on the sum of the signals that were scored; `info["reward_flags"][name]` keeps the online reason
+("unparsable", "unreachable") or says "unscored", so a trainer can mask the step instead of reading a zero.
+
 >>> from prm import load_trajectory
 >>> rescored = rescore(load_trajectory("runs/episode.jsonl"), ["lsp:w_warn=0", "gated:threshold=1"])  # doctest: +SKIP
 >>> rescored.rewards  # doctest: +SKIP
@@ -112,12 +117,18 @@ def rescore(trajectory: Trajectory, specs: list[str | RewardSpec]) -> Trajectory
     for t, step in enumerate(trajectory.steps):
         info = {key: value for key, value in step.info.items() if key not in AGGREGATE_KEYS}
         components = {name: v for name, v in step.reward_components.items() if name not in old_signals}
+        old_flags = info.pop("reward_flags", None) or {}
+        flags = {name: why for name, why in old_flags.items() if name not in old_signals}
         total = 0.0
         for spec in signals:
             value = from_text[spec][t] if spec in from_text else offline_value(spec, step)
-            if value is not None:
-                components[spec.name] = value
-                total += spec.weight * value
+            if value is None:
+                flags[spec.name] = old_flags.get(spec.name, "unscored")
+                continue
+            components[spec.name] = value
+            total += spec.weight * value
+        if flags:
+            info["reward_flags"] = flags
         env_reward = float(info.get("env_reward", step.reward))
         info.update(env_reward=env_reward, process_reward=total)
         steps.append(step.model_copy(update={"reward_components": components, "info": info}))

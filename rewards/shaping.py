@@ -20,7 +20,9 @@ an episode telescopes to V(final) - V(initial), not policy-invariant shaping.
 Each step's `info[f"{name}_potential"]` holds `{"before": phi(s), "after": phi(s')}` (the potential used, so
 0 after a terminating step here) so a trajectory can be re-scored offline with another gamma or weight. An
 estimator that fails for infrastructure reasons flags the step `infra_error` and scores nothing; the next
-successful step measures from the last known potential.
+successful step measures from the last known potential. An estimator with no value for a reason the agent may
+have caused (`SignalUnscored`, e.g. a model judge's unparsable reply) leaves the step unscored and flagged in
+`info["reward_flags"]`, without `infra_error`.
 
 >>> import gymnasium as gym, prm
 >>> from prm.rewards import PotentialShaping, TestPassFraction
@@ -37,7 +39,7 @@ from typing import Any, ClassVar
 import gymnasium as gym
 
 from prm.errors import SandboxError
-from prm.rewards.base import StepSignal
+from prm.rewards.base import SignalUnscored, StepSignal, flag_missing
 from prm.rewards.estimators import ValueEstimator
 
 
@@ -78,6 +80,9 @@ class PotentialShaping(StepSignal):
             except SandboxError as err:
                 info["infra_error"] = True
                 info["error"] = info.get("error") or f"{self.name} estimator failed: {err}"
+                return None
+            except SignalUnscored as err:  # e.g. a model judge: flagged, an infra error only if unreachable
+                flag_missing(info, self.name, err.failure)
                 return None
         info[f"{self.name}_potential"] = {"before": self._phi, "after": phi}
         value = shaping_term(self._phi, phi, self.gamma)

@@ -10,10 +10,11 @@ A spec is `NAME[:POSITIONAL][:KEY=VALUE[,KEY=VALUE...]]`:
 | `progress:value:model=PATH`            | `ProgressReward(ValueModel)` (from `prm train-value`)  |
 | `progress:checklist[:file=PATH]`       | `ProgressReward(Checklist)` (scenario's `subgoals` or a file) |
 | `progress:probe`                       | `ProgressReward(KernelProbe)` (env's `probe()` hook)   |
+| `progress:screen_judge:model=NAME[,backend=openai,images=true]` | `ProgressReward(ScreenJudge)` (GUI-Shepherd) |
 | `info_gain[:scorer=evidence,redundancy=0.5]` | `InformationGain(EvidenceRecall)`                |
 | `info_gain:scorer=lm,model=NAME_OR_PATH[,form=igpo]` | `InformationGain(LMScorer)`              |
 | `shaping[:phi=test_pass,gamma=0.99]`   | `PotentialShaping` (phi: any progress estimator)       |
-| `judge:SCHEME:backend=hf,model=PATH`   | `JudgeReward` (score, ternary, rubric; openai endpoint from `OPENAI_BASE_URL`) |
+| `judge:SCHEME:backend=hf,model=PATH[,retries=2]` | `JudgeReward` (score, ternary, rubric; openai endpoint from `OPENAI_BASE_URL`) |
 | `implicit:policy=PATH,ref=PATH[,beta=0.05]` | `ImplicitPRM` (PRIME log-ratio)                   |
 | `clip[:max=1,min=-1]`                  | `ClipCumulative`                                       |
 | `gated[:threshold=1.0]`                | `GatedAccumulation`                                    |
@@ -39,12 +40,12 @@ from collections.abc import Iterable
 from typing import Any, ClassVar, Literal
 
 import gymnasium as gym
-from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from prm.errors import RewardSpecError
 from prm.rewards.provers import prover_from_spec
 
-Estimator = Literal["test_pass", "mc", "value", "checklist", "probe"]
+Estimator = Literal["test_pass", "mc", "value", "checklist", "probe", "screen_judge"]
 TRAILING = "prover"
 """The parameter whose value is the rest of the spec text (an agent spec, which may hold ':' and ',')."""
 ESTIMATOR_PARAMS: dict[str, set[str]] = {
@@ -53,6 +54,7 @@ ESTIMATOR_PARAMS: dict[str, set[str]] = {
     "value": {"model"},
     "checklist": {"file"},
     "probe": set(),
+    "screen_judge": {"model", "backend", "images", "retries"},
 }
 
 
@@ -105,6 +107,9 @@ class ProgressSpec(RewardSpec):
     prover: str = "oracle"
     model: str | None = None
     file: str | None = None
+    backend: Literal["openai", "hf", "vllm"] = "openai"
+    images: bool = False
+    retries: int = Field(2, ge=0)
 
     @model_validator(mode="after")
     def _params_fit_estimator(self) -> ProgressSpec:
@@ -121,6 +126,10 @@ class ProgressSpec(RewardSpec):
                 raise ValueError(f"{err} (prover= takes the rest of the spec: put it last)") from err
         if self.estimator == "value" and self.model is None:
             raise ValueError("the 'value' estimator needs model=PATH (a file written by `prm train-value`)")
+        if self.estimator == "screen_judge" and self.model is None:
+            raise ValueError("the 'screen_judge' estimator needs model=NAME_OR_PATH (the judge model)")
+        if self.images and self.backend != "openai":
+            raise ValueError("images=true needs backend=openai (a multimodal OpenAI-compatible endpoint)")
         return self
 
     def estimator_object(self) -> Any:
@@ -138,6 +147,18 @@ class ProgressSpec(RewardSpec):
             from prm.rewards.probe import KernelProbe
 
             return KernelProbe()
+        if self.estimator == "screen_judge":
+            from prm.rewards.judge import shared_judge
+            from prm.rewards.screen_judge import ScreenJudge, image_judge
+
+            judge = (
+                image_judge(self.model)
+                if self.images
+                else shared_judge(
+                    self.backend, self.model, max_new_tokens=128, cache=True, max_batch=16, window=0.05
+                )
+            )
+            return ScreenJudge(judge, images=self.images, retries=self.retries)
         from prm.rewards.checklist import Checklist
 
         return Checklist.from_file(self.file) if self.file else Checklist()
@@ -220,6 +241,7 @@ class JudgeSpec(RewardSpec):
     cache: bool = True
     max_batch: int = 16
     window: float = 0.05
+    retries: int = Field(2, ge=0)
 
     def judge_settings(self) -> dict[str, Any]:
         from prm.rewards.judge import Rubric
@@ -236,7 +258,8 @@ class JudgeSpec(RewardSpec):
     def build(self, env: gym.Env) -> gym.Env:
         from prm.rewards.judge import JudgeReward
 
-        return JudgeReward(env, self.judge(), weight=self.weight, **self.judge_settings())
+        settings = self.judge_settings()
+        return JudgeReward(env, self.judge(), weight=self.weight, retries=self.retries, **settings)
 
     def offline_values(self, trajectory: Any) -> list[float | None]:
         from prm.rewards.judge import JudgeReward

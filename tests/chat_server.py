@@ -3,7 +3,8 @@
 `ChatServer(reply)` serves POST /v1/chat/completions: `reply(messages, tools)` gives the model's text (e.g.
 the tiny transformers model); a reply that is only a JSON call of one of the request's tools goes back as a native
 `tool_calls` entry, anything else as plain content. `failures` (request index -> HTTP status) and
-`garbage=True` make it misbehave; `fail_when` (text) answers 500 to every request whose messages contain it.
+`garbage=True` make it misbehave; `fail_when` (text) answers `fail_status` (500) to every request whose messages
+contain it.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ class ChatServer:
         failures: dict[int, int] | None = None,
         garbage: bool = False,
         fail_when: str | None = None,
+        fail_status: int = 500,
     ):
         self.reply, self.failures, self.garbage, self.fail_when = reply, failures or {}, garbage, fail_when
+        self.fail_status = fail_status
         self.requests: list[dict[str, Any]] = []
         self._lock = threading.Lock()
         server = self
@@ -60,8 +63,8 @@ class ChatServer:
             return 404, {"error": {"message": f"no route {path}"}}
         if index in self.failures:
             return self.failures[index], {"error": {"message": "server overloaded"}}
-        if self.fail_when and any(self.fail_when in m["content"] for m in body["messages"]):
-            return 500, {"error": {"message": "this shard is broken"}}
+        if self.fail_when and any(self.fail_when in str(m["content"]) for m in body["messages"]):
+            return self.fail_status, {"error": {"message": "this request cannot be served"}}
         if self.garbage:
             return 200, b"<html>502 bad gateway, but with status 200</html>"
         text = self.reply(body["messages"], body.get("tools", []))
@@ -86,7 +89,9 @@ class ChatServer:
                     }
                 ],
             }
-        prompt_tokens = sum(len(m["content"].split()) for m in body["messages"])
+        prompt_tokens = sum(
+            len(str(m["content"]).split()) for m in body["messages"]
+        )  # content: text or parts
         return 200, {
             "id": f"chatcmpl-{index}",
             "object": "chat.completion",

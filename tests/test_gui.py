@@ -169,3 +169,18 @@ def test_oracle_solves_spreadsheet_and_calculator(docker_engine, scenario_id):
         env.reset(seed=0)
         _, reward, info = play(env, env.oracle_actions())
         assert info["outcome"]["reward"] == 1.0 and reward == 1.0
+
+
+def test_validate_rejects_a_solved_start_and_accepts_the_oracle(docker_engine, tmp_path: Path):
+    import yaml
+
+    from prm.envs.gui.validate import validate_scenario_file
+
+    good = packaged_scenarios("gui") / "mousepad-greeting.yaml"
+    solved = tmp_path / "solved.yaml"
+    data = yaml.safe_load(good.read_text()) | {"files": {"notes.txt": "Hello, world"}}
+    solved.write_text(yaml.safe_dump(data))
+    result = validate_scenario_file(solved)
+    assert not result.ok and "already holds at the start state" in result.problem
+    result = validate_scenario_file(good)
+    assert result.ok and result.oracle_steps == 3, result.problem

@@ -13,7 +13,9 @@ application exited (an explanatory observation, not an error). A dead display is
 
 Outcome: `info["outcome"] = {"reward": 1.0 | 0.0, "checks": [bool, ...], "answer": str | None}`, every check
 of the scenario on real output (saved files, cells read by Gnumeric's `ssconvert`, the clipboard, the answer).
-Step signals: `progress:checklist` reads the scenario's `subgoals` (hooks `scenario`, `sandbox`, `history`).
+Step signals: `progress:checklist` reads the scenario's `subgoals` (hooks `scenario`, `sandbox`, `history`);
+`progress:screen_judge` (GUI-Shepherd style) has a model judge each step from the screens before and after
+(hooks `screenshot()`, `screen_text()`).
 
 `fork()` copies the workspace into a new sandbox and starts the applications again on the copied files: what
 lives in files survives; unsaved in-memory state (typed text not saved, the clipboard, window positions) does not.
@@ -155,6 +157,19 @@ class GuiEnv(PrmEnv):
         return {"text": text, "screenshot": self._screen.copy()}  # never shared between observations
 
     # --- hooks -----------------------------------------------------------------------------------------
+    def screenshot(self) -> np.ndarray:
+        """The current screen (a copy, RGB `(HEIGHT, WIDTH, 3)`), as the last observation showed it."""
+        return self._screen.copy()
+
+    def screen_text(self) -> str:
+        """The window list and accessibility tree of the current screen, as the last observation wrote them."""
+        return self._tool_set.last.text() if self._tool_set.last is not None else ""
+
+    def grade(self) -> dict[str, Any]:
+        """The outcome of the current state (`{"reward", "checks", "answer"}`), e.g. to check that a scenario
+        is not solved at its start; the agent's state is untouched."""
+        return self._grade()
+
     def read_cell(self, file: str, cell: str) -> str | None:
         """The value of `cell` (e.g. B4) of the spreadsheet `file` in the workspace, as Gnumeric's `ssconvert`
         reads it (None when the file is missing or unreadable). Runs in a fork: the agent's state is untouched."""

@@ -35,7 +35,7 @@ class GuiValidation(Validation):
 def _one_round(env: GuiEnv) -> int:
     env.reset(seed=0)
     source = env.scenario.id
-    if env._grade()["reward"] == 1.0:
+    if env.grade()["reward"] == 1.0:
         raise ScenarioError(source, "checks", "every check already holds at the start state")
     info: dict = {}
     for index, action in enumerate(env.oracle_actions()):

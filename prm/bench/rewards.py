@@ -44,9 +44,11 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
+from prm.models import StepRecord, Trajectory, TrajectoryHeader
 from prm.rewards.langserver import LanguageServer
 from prm.rewards.rescore import rescore
 from prm.rewards.spec import apply_rewards
+from prm.rewards.state_text import first_observation
 
 SIGNALS = ["lsp", "progress:test_pass"]
 COMPONENTS = {"lsp": "lsp", "progress:test_pass": "progress"}
@@ -70,6 +72,7 @@ class LabelledStep(BaseModel):
     components: dict[str, float]
     infra_error: bool = False
     fails_a_scored_test: bool | None = None
+    step: int | None = None  # its index in the episode (`episode_record`), for signals scored offline
 
 
 class SignalScore(BaseModel):
@@ -292,6 +295,7 @@ def _labelled(env: gym.Env, action: str, scenario: str, label: str, category: st
         components={k: v for k, v in components.items() if v is not None},
         infra_error=bool(info["infra_error"]),
         fails_a_scored_test=None if potential is None else potential["after"] < potential["before"],
+        step=len(env.unwrapped.history) - 1,
     )
 
 
@@ -313,7 +317,30 @@ def _verify(step: LabelledStep, server: LanguageServer, path: str, start: str, t
     return step if holds else step.model_copy(update={"label": "unverified"})
 
 
+def episode_record(env: gym.Env, env_id: str, scenario: str) -> Trajectory:
+    """The episode so far as a trajectory: its first observation and every step's action and observation (what
+    model signals read when they score the steps offline, e.g. `JudgeSpec.offline_values`)."""
+    base = env.unwrapped
+    header = TrajectoryHeader(
+        env_id=env_id,
+        scenario_id=scenario,
+        prm_version="bench",
+        initial_observation=first_observation(base),
+    )
+    steps = [
+        StepRecord(index=i, action=action, observation=str(observation), reward=0.0)
+        for i, (action, observation) in enumerate(base.history)
+    ]
+    return Trajectory(header=header, steps=steps)
+
+
 def labelled_steps(scenario: str, sandbox: str) -> list[LabelledStep]:
+    return labelled_swe_episode(scenario, sandbox)[0]
+
+
+def labelled_swe_episode(scenario: str, sandbox: str) -> tuple[list[LabelledStep], Trajectory]:
+    """The labelled steps of one SWE scenario (part 1 of the module docstring) and the episode they were
+    played in (`episode_record`; `LabelledStep.step` indexes it)."""
     env = apply_rewards(gym.make("prm/swe-v0", scenario=scenario, sandbox=sandbox), SIGNALS)
     folder = Path(tempfile.mkdtemp(prefix="prm-bench-check-"))
     try:
@@ -334,7 +361,7 @@ def labelled_steps(scenario: str, sandbox: str) -> list[LabelledStep]:
                 ):
                     steps.append(_labelled(env, action, scenario, "neutral", category))
         steps += [_labelled(env, json.dumps(edit), scenario, "good", "gold hunk") for edit in edits]
-        return steps
+        return steps, episode_record(env, "prm/swe-v0", scenario)
     finally:
         env.close()
         shutil.rmtree(folder, ignore_errors=True)

@@ -102,26 +102,52 @@ def bench_rewards_command(
 
 @bench_app.command("model-rewards")
 def bench_model_rewards_command(
-    scenarios: Annotated[int, typer.Option(min=2, help="search-QA scenarios (half fit the tiny judge)")] = 8,
+    scenarios: Annotated[int, typer.Option(min=0, help="search-QA scenarios (half fit the tiny models)")] = 8,
+    swe_scenarios: Annotated[int, typer.Option(min=0, help="SWE scenarios (half fit the tiny models)")] = 4,
+    judge_base_url: Annotated[
+        str | None, typer.Option(help="an OpenAI-compatible endpoint whose judge is scored too")
+    ] = None,
+    judge_model: Annotated[str, typer.Option(help="the endpoint's model name")] = "judge",
     signal: Annotated[
         list[str] | None,
         typer.Option(
-            help="more specs, e.g. judge:ternary:model=NAME (OPENAI_BASE_URL) or implicit:policy=P,ref=R"
+            help="more specs scored offline, e.g. implicit:policy=PATH,ref=PATH (named by their text)"
         ),
     ] = None,
-    fit_seconds: Annotated[float, typer.Option(help="time limit of the tiny judge's fit")] = 30.0,
+    sandbox: Annotated[str, typer.Option(help="the SWE episodes' sandbox: auto, docker or local")] = "auto",
+    fit_seconds: Annotated[float, typer.Option(help="time limit of each tiny model's fit")] = 30.0,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="also write the rows to this JSON file")
+    ] = None,
 ) -> None:
-    """AUROC harmful-vs-good of model-based signals (a tiny fitted judge, given specs) beside info_gain."""
+    """AUROC harmful-vs-good of model-based signals (tiny fitted judge and implicit PRM, an endpoint's judge,
+    given specs) beside the rule-based ones, on the same labelled SWE and search-QA steps."""
+    import json
+    import os
     import tempfile
 
-    from prm.bench.model_rewards import ENV, print_model_report, run_model_reward_benchmark
+    from prm.bench.model_rewards import SEARCH_QA, SWE, print_model_report, run_model_reward_benchmark
     from prm.registration import env_class
 
+    if scenarios == 1 or swe_scenarios == 1 or scenarios + swe_scenarios == 0:
+        raise typer.BadParameter(
+            "give 0 or at least 2 scenarios of a pack, and some (half fit the tiny models)",
+            param_hint="--scenarios/--swe-scenarios",
+        )
+    if judge_base_url:
+        os.environ["OPENAI_BASE_URL"] = judge_base_url
     with tempfile.TemporaryDirectory() as work:
         rows = run_model_reward_benchmark(
-            env_class(ENV).scenario_ids()[:scenarios],
+            env_class(SEARCH_QA).scenario_ids()[:scenarios],
+            env_class(SWE).scenario_ids()[:swe_scenarios],
             Path(work),
-            signals=signal or [],
+            signals={text: text for text in signal or []},
+            judge_model=judge_model if judge_base_url else None,
+            sandbox=sandbox,
             fit_seconds=fit_seconds,
+            progress=console,
         )
     print_model_report(rows, console)
+    if json_out is not None:
+        json_out.write_text(json.dumps([row.model_dump() for row in rows], indent=2))
+        console.print(f"wrote {json_out}")
