@@ -75,12 +75,14 @@ def _child_setup(rlimits: dict[str, int]) -> None:
 
 
 def _kill_group(pgid: int) -> None:
-    """SIGKILL the process group and wait (up to `GROUP_GONE_TIMEOUT_S`) until none of its processes is left."""
+    """SIGKILL the process group until none of its processes is left (for at most `GROUP_GONE_TIMEOUT_S`).
+
+    The signal is sent again at every check: a process forked while the group was being killed (a fork bomb)
+    misses the first one."""
     deadline = time.monotonic() + GROUP_GONE_TIMEOUT_S
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
         while time.monotonic() < deadline:
-            os.killpg(pgid, 0)  # raises ProcessLookupError once the group is empty (zombies reaped)
+            os.killpg(pgid, signal.SIGKILL)  # ProcessLookupError once the group is empty (zombies reaped)
             time.sleep(0.005)
 
 
