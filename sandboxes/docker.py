@@ -23,7 +23,8 @@ can remove those a killed process left.
 Because the workspace lives on the host, file operations, `snapshot()`, `restore()` and `fork()` are host
 file operations: a fork copies the workspace directory into a new container of the same image. After the
 first fork (or `prestart_fork()`), a spare container per configuration is kept started in the background,
-so later forks cost only the copy (`close_spares()` removes the spares; they also go at interpreter exit).
+so later forks cost only the copy (`close_spares()` removes the spares; they also go when the last sandbox
+of their configuration that forked is closed or collected, and at interpreter exit).
 Snapshots cover the workspace (the only persistent writable place; `/tmp` is scratch).
 
 Every call has an explicit timeout. If the container dies or the helper stops answering, the call raises
@@ -151,7 +152,10 @@ class _Channel:
 class _Spares:
     """Fresh sandboxes started in the background, at most one per (image, limits, env), for fast forks.
 
-    Holds spares for the `MAX_KEYS` most recently forked configurations; older spares are closed.
+    Holds spares for the `MAX_KEYS` most recently forked configurations; older spares are closed. A spare
+    lives only while a sandbox of its configuration that forks (`use`) is open: when the last one is closed
+    or garbage-collected (`release`), the spare is closed too, so a process that closes its envs leaves no
+    container behind even if it never reaches the interpreter's exit handlers (a vector-env worker).
     """
 
     MAX_KEYS = 4
@@ -159,6 +163,7 @@ class _Spares:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: dict[tuple, Future] = {}
+        self._users: dict[tuple, int] = {}
         self._executor = ThreadPoolExecutor(2, thread_name_prefix="prm-spare")
 
     def take(self, key: tuple) -> DockerSandbox | None:
@@ -185,6 +190,25 @@ class _Spares:
             oldest.add_done_callback(_close_spare)
         return future
 
+    def use(self, key: tuple) -> None:
+        """A sandbox of configuration `key` may fork: keep its spares until it is `release`d."""
+        with self._lock:
+            self._users[key] = self._users.get(key, 0) + 1
+
+    def release(self, key: tuple) -> None:
+        """A sandbox that `use`d `key` is gone; the last one takes the spare of `key` with it."""
+        with self._lock:
+            self._users[key] -= 1
+            if self._users[key] > 0:
+                return
+            del self._users[key]
+            future = self._pending.pop(key, None)
+        if future is not None:
+            future.cancel()
+            future.add_done_callback(_close_spare)
+            if not future.cancelled():
+                future.exception()  # waits: the process may exit right after (no thread would close it)
+
     def close_all(self) -> None:
         """Close every spare (they are also removed when the interpreter exits)."""
         with self._lock:
@@ -195,7 +219,7 @@ class _Spares:
 
 
 def _close_spare(future: Future) -> None:
-    if future.exception() is None:
+    if not future.cancelled() and future.exception() is None:
         future.result().close()
 
 
@@ -246,6 +270,7 @@ class DockerSandbox:
         self._broken: str | None = None
         self._killed_from_inside = False
         self._next_id = 0
+        self._spare_release: weakref.finalize | None = None
         self._container = None
         self._channel: _Channel | None = None
         self._finalizer = weakref.finalize(self, _cleanup, self._client, None, self._ws)
@@ -422,6 +447,9 @@ class DockerSandbox:
     def prestart_fork(self, wait: bool = False) -> None:
         """Start a spare container for this sandbox's next `fork()` in the background (or wait for it)."""
         self._check_usable()
+        if self._spare_release is None:  # the spare goes when this sandbox does (closed or collected)
+            _SPARES.use(self._spare_key())
+            self._spare_release = weakref.finalize(self, _SPARES.release, self._spare_key())
         _SPARES.ensure(self._spare_key(), self._start_spare, wait=wait)
 
     def _spare_key(self) -> tuple:
@@ -440,6 +468,8 @@ class DockerSandbox:
             self._channel.close()
             self._channel = None
         self._finalizer()
+        if self._spare_release is not None:
+            self._spare_release()
 
     def __enter__(self) -> Self:
         return self
