@@ -76,7 +76,11 @@ more than it may spend killing what the command left (`runner.GROUP_GONE_TIMEOUT
 slow to die (a fork bomb) is the command's failure, never a dead sandbox."""
 SEND_TIMEOUT_S = 10.0
 """How long writing one request to the helper may take."""
-TMPFS_SIZE = "512m"
+TMPFS_MAX_MB = 512
+"""The most `/tmp` and `/dev/shm` may hold; each gets at most a quarter of the memory limit (their pages count
+against it and cannot be reclaimed), so the agent's files alone never leave the helper without memory."""
+TMPFS_INODES = 65_536
+"""Entries `/tmp` may hold: bounds the kernel memory they cost and the helper's scan for outside writes."""
 HELPER_CAPABILITIES = ["SETUID", "SETGID", "KILL", "DAC_READ_SEARCH"]
 """What the root helper keeps: start commands as the sandbox user, kill their processes, list all of /tmp.
 Commands get none of them (a uid change from root clears every capability)."""
@@ -278,6 +282,7 @@ class DockerSandbox:
 
     def _start(self) -> None:
         mb = 1024 * 1024
+        scratch_mb = min(TMPFS_MAX_MB, self.limits.memory_mb // 4)
         environment = {"HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", **self.extra_env}
         try:
             self._container = self._client.containers.create(
@@ -295,7 +300,8 @@ class DockerSandbox:
                 cap_add=HELPER_CAPABILITIES,
                 security_opt=["no-new-privileges"],
                 read_only=True,
-                tmpfs={"/tmp": f"rw,nosuid,nodev,size={TMPFS_SIZE},mode=1777"},
+                tmpfs={"/tmp": f"rw,nosuid,nodev,size={scratch_mb}m,nr_inodes={TMPFS_INODES},mode=1777"},
+                shm_size=f"{scratch_mb}m",
                 volumes={str(self._ws.dir): {"bind": WORKSPACE, "mode": "rw"}},
                 ulimits=[
                     Ulimit(

@@ -431,7 +431,8 @@ class HostWorkspace:
         # Move the current files aside (renames are instant), copy the snapshot in, delete the old files later.
         trash = Path(tempfile.mkdtemp(prefix="trash-", dir=self.root))
         for entry in os.scandir(self.dir):
-            os.rename(entry.path, trash / entry.name)
+            with contextlib.suppress(FileNotFoundError):  # removed meanwhile by a process of the sandbox
+                os.rename(entry.path, trash / entry.name)
         copy_tree(snapshot.path, self.dir)
         if self._watcher is not None:  # the host replaced the files: not the agent's change
             self.watch_changes()

@@ -130,6 +130,13 @@ def test_fifos_devices_and_huge_files_are_refused_at_once(sb):
         sb.read_file("zero")
 
 
+def test_commands_not_the_helper_are_the_oom_killers_choice(sb):
+    own, *helper = sb.exec(
+        "cat /proc/self/oom_score_adj; for p in $(pgrep -u 0 python3); do cat /proc/$p/oom_score_adj; done"
+    ).stdout.split()
+    assert own == "1000" and helper and "1000" not in helper
+
+
 def test_changed_files_come_from_the_kernel_not_from_output(sb):
     sb.watch_changes()
     sb.exec("echo a.py; echo b > real.txt; mkdir -p new/dir && echo c > new/dir/x.py; echo x > /tmp/out")

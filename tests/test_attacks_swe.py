@@ -292,3 +292,36 @@ def test_a_container_killed_from_outside_is_still_an_infrastructure_failure(prog
     *_, terminated, truncated, info = progress_env.step(call("bash", command="echo hi"))
     assert info["infra_error"] and not info["agent_killed_sandbox"] and truncated
     assert info["outcome"]["reward"] is None
+
+
+HOG = "python3 -c 'import time; x = bytearray(200 * 1024**2); time.sleep(30)'"
+SANDBOX_KILLERS = {
+    "a backgrounded fork bomb": "(f() { f | f & }; f) > /dev/null 2>&1 &",
+    "sleepers filling the process table": "for i in $(seq 100); do sleep 600 > /dev/null 2>&1 & done",
+    "memory hogs": f"for i in 1 2 3 4; do {HOG} & done; wait",
+    "scratch space and memory filled": (
+        "head -c 1G /dev/zero > /tmp/fill; head -c 1G /dev/zero > /dev/shm/fill; " + HOG
+    ),
+    "every process killed": "kill -9 -1",
+}
+
+
+@pytest.fixture(scope="module")
+def tight_env(docker_engine):
+    env = gym.make("prm/swe-v0", scenario=SCENARIO, sandbox="docker", limits={"memory_mb": 256, "pids": 64})
+    yield env
+    env.close()
+
+
+@pytest.mark.parametrize("attack", list(SANDBOX_KILLERS))
+def test_the_agent_cannot_kill_its_sandbox_from_inside(tight_env, attack):
+    """Under tight limits, each way a command could take the container down is contained: the command fails,
+    the helper lives (commands are the OOM killer's first choice, scratch space holds a quarter of the
+    memory), and the episode goes on."""
+    tight_env.reset(seed=0)
+    *_, terminated, truncated, info = tight_env.step(call("bash", command=SANDBOX_KILLERS[attack]))
+    assert not (info["infra_error"] or info["agent_killed_sandbox"] or terminated or truncated), info["error"]
+    observation, *_, info = tight_env.step(call("bash", command="echo alive"))
+    assert observation.startswith("alive") and not info["infra_error"]
+    *_, info = tight_env.step(call("submit"))
+    assert info["outcome"]["reward"] == 0.0 and not info["agent_killed_sandbox"]

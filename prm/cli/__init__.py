@@ -55,6 +55,7 @@ from prm.cli import (  # noqa: E402, F401
     bench_agents,
     bench_sandbox,
     bench_scale,
+    clean,
     episodes,
     export,
     image,
