@@ -70,10 +70,10 @@ API_TIMEOUT_S = 60.0
 """Timeout of every docker API call."""
 START_TIMEOUT_S = 30.0
 """How long a new container's helper may take to say it is ready."""
-REPLY_MARGIN_S = runner.GROUP_GONE_TIMEOUT_S + 15.0
+REPLY_MARGIN_S = 2 * runner.GROUP_GONE_TIMEOUT_S + 15.0
 """How long past a command's own timeout the helper may take to answer before the sandbox counts as dead:
-more than it may spend killing what the command left (`runner.GROUP_GONE_TIMEOUT_S`), so a command that is
-slow to die (a fork bomb) is the command's failure, never a dead sandbox."""
+more than it may spend freeing a full process table before the command and killing what the command left
+after it (`runner.GROUP_GONE_TIMEOUT_S` each), so a fork bomb is the command's failure, never a dead sandbox."""
 SEND_TIMEOUT_S = 10.0
 """How long writing one request to the helper may take."""
 TMPFS_MAX_MB = 512

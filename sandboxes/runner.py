@@ -80,8 +80,12 @@ def _commands_preferred_for_oom_kill():
     """The helper's score is raised only while it starts a command (which inherits it), then set back, so
     that under memory pressure the OOM killer takes the agent's processes, never the helper (whose death
     would end the sandbox); raising is always allowed, going back to the score it started with too."""
-    with open("/proc/self/oom_score_adj") as f:
-        own = int(f.read())
+    try:
+        with open("/proc/self/oom_score_adj") as f:
+            own = int(f.read())
+    except (OSError, ValueError):  # no /proc: nothing to prefer
+        yield
+        return
     _set_oom_score_adj(OOM_PREFERRED)
     try:
         yield
