@@ -23,7 +23,8 @@ can remove those a killed process left.
 Because the workspace lives on the host, file operations, `snapshot()`, `restore()` and `fork()` are host
 file operations: a fork copies the workspace directory into a new container of the same image. After the
 first fork (or `prestart_fork()`), a spare container per configuration is kept started in the background,
-so later forks cost only the copy (`close_spares()` removes the spares; they also go at interpreter exit).
+so later forks cost only the copy (`close_spares()` removes the spares; they also go when the last sandbox
+of their configuration that forked is closed or collected, and at interpreter exit).
 Snapshots cover the workspace (the only persistent writable place; `/tmp` is scratch).
 
 Every call has an explicit timeout. If the container dies or the helper stops answering, the call raises
@@ -69,11 +70,17 @@ API_TIMEOUT_S = 120.0
 """Timeout of every docker API call."""
 START_TIMEOUT_S = 120.0
 """How long a new container's helper may take to say it is ready (generous: a loaded CI machine starts slowly)."""
-REPLY_MARGIN_S = 15.0
-"""How long past a command's own timeout the helper may take to answer before the sandbox counts as dead."""
+REPLY_MARGIN_S = 2 * runner.GROUP_GONE_TIMEOUT_S + 15.0
+"""How long past a command's own timeout the helper may take to answer before the sandbox counts as dead:
+more than it may spend freeing a full process table before the command and killing what the command left
+after it (`runner.GROUP_GONE_TIMEOUT_S` each), so a fork bomb is the command's failure, never a dead sandbox."""
 SEND_TIMEOUT_S = 10.0
 """How long writing one request to the helper may take."""
-TMPFS_SIZE = "512m"
+TMPFS_MAX_MB = 512
+"""The most `/tmp` and `/dev/shm` may hold; each gets at most a quarter of the memory limit (their pages count
+against it and cannot be reclaimed), so the agent's files alone never leave the helper without memory."""
+TMPFS_INODES = 65_536
+"""Entries `/tmp` may hold: bounds the kernel memory they cost and the helper's scan for outside writes."""
 HELPER_CAPABILITIES = ["SETUID", "SETGID", "KILL", "DAC_READ_SEARCH"]
 """What the root helper keeps: start commands as the sandbox user, kill their processes, list all of /tmp.
 Commands get none of them (a uid change from root clears every capability)."""
@@ -149,7 +156,10 @@ class _Channel:
 class _Spares:
     """Fresh sandboxes started in the background, at most one per (image, limits, env), for fast forks.
 
-    Holds spares for the `MAX_KEYS` most recently forked configurations; older spares are closed.
+    Holds spares for the `MAX_KEYS` most recently forked configurations; older spares are closed. A spare
+    lives only while a sandbox of its configuration that forks (`use`) is open: when the last one is closed
+    or garbage-collected (`release`), the spare is closed too, so a process that closes its envs leaves no
+    container behind even if it never reaches the interpreter's exit handlers (a vector-env worker).
     """
 
     MAX_KEYS = 4
@@ -157,6 +167,7 @@ class _Spares:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._pending: dict[tuple, Future] = {}
+        self._users: dict[tuple, int] = {}
         self._executor = ThreadPoolExecutor(2, thread_name_prefix="prm-spare")
 
     def take(self, key: tuple) -> DockerSandbox | None:
@@ -183,6 +194,25 @@ class _Spares:
             oldest.add_done_callback(_close_spare)
         return future
 
+    def use(self, key: tuple) -> None:
+        """A sandbox of configuration `key` may fork: keep its spares until it is `release`d."""
+        with self._lock:
+            self._users[key] = self._users.get(key, 0) + 1
+
+    def release(self, key: tuple) -> None:
+        """A sandbox that `use`d `key` is gone; the last one takes the spare of `key` with it."""
+        with self._lock:
+            self._users[key] -= 1
+            if self._users[key] > 0:
+                return
+            del self._users[key]
+            future = self._pending.pop(key, None)
+        if future is not None:
+            future.cancel()
+            future.add_done_callback(_close_spare)
+            if not future.cancelled():
+                future.exception()  # waits: the process may exit right after (no thread would close it)
+
     def close_all(self) -> None:
         """Close every spare (they are also removed when the interpreter exits)."""
         with self._lock:
@@ -193,7 +223,7 @@ class _Spares:
 
 
 def _close_spare(future: Future) -> None:
-    if future.exception() is None:
+    if not future.cancelled() and future.exception() is None:
         future.result().close()
 
 
@@ -244,6 +274,7 @@ class DockerSandbox:
         self._broken: str | None = None
         self._killed_from_inside = False
         self._next_id = 0
+        self._spare_release: weakref.finalize | None = None
         self._container = None
         self._channel: _Channel | None = None
         self._finalizer = weakref.finalize(self, _cleanup, self._client, None, self._ws)
@@ -251,6 +282,7 @@ class DockerSandbox:
 
     def _start(self) -> None:
         mb = 1024 * 1024
+        scratch_mb = min(TMPFS_MAX_MB, self.limits.memory_mb // 4)
         environment = {"HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", **self.extra_env}
         try:
             self._container = self._client.containers.create(
@@ -268,7 +300,8 @@ class DockerSandbox:
                 cap_add=HELPER_CAPABILITIES,
                 security_opt=["no-new-privileges"],
                 read_only=True,
-                tmpfs={"/tmp": f"rw,nosuid,nodev,size={TMPFS_SIZE},mode=1777"},
+                tmpfs={"/tmp": f"rw,nosuid,nodev,size={scratch_mb}m,nr_inodes={TMPFS_INODES},mode=1777"},
+                shm_size=f"{scratch_mb}m",
                 volumes={str(self._ws.dir): {"bind": WORKSPACE, "mode": "rw"}},
                 ulimits=[
                     Ulimit(
@@ -420,6 +453,9 @@ class DockerSandbox:
     def prestart_fork(self, wait: bool = False) -> None:
         """Start a spare container for this sandbox's next `fork()` in the background (or wait for it)."""
         self._check_usable()
+        if self._spare_release is None:  # the spare goes when this sandbox does (closed or collected)
+            _SPARES.use(self._spare_key())
+            self._spare_release = weakref.finalize(self, _SPARES.release, self._spare_key())
         _SPARES.ensure(self._spare_key(), self._start_spare, wait=wait)
 
     def _spare_key(self) -> tuple:
@@ -438,6 +474,8 @@ class DockerSandbox:
             self._channel.close()
             self._channel = None
         self._finalizer()
+        if self._spare_release is not None:
+            self._spare_release()
 
     def __enter__(self) -> Self:
         return self

@@ -61,10 +61,36 @@ def truncation_marker(omitted: int, total: int) -> str:
     return f"\n[prm: output truncated: {omitted} of {total} bytes omitted]\n"
 
 
+OOM_PREFERRED = 1000
+"""The OOM score adjustment of every command: the OOM killer's first choice, before the helper and the host."""
+
+
+def _set_oom_score_adj(value: int) -> None:
+    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as f:
+        f.write(str(value))
+
+
 def _prefer_for_oom_kill() -> None:
     """Make this process (and what it starts) the OOM killer's first choice: the host never is."""
-    with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as f:
-        f.write("1000")
+    _set_oom_score_adj(OOM_PREFERRED)
+
+
+@contextlib.contextmanager
+def _commands_preferred_for_oom_kill():
+    """The helper's score is raised only while it starts a command (which inherits it), then set back, so
+    that under memory pressure the OOM killer takes the agent's processes, never the helper (whose death
+    would end the sandbox); raising is always allowed, going back to the score it started with too."""
+    try:
+        with open("/proc/self/oom_score_adj") as f:
+            own = int(f.read())
+    except (OSError, ValueError):  # no /proc: nothing to prefer
+        yield
+        return
+    _set_oom_score_adj(OOM_PREFERRED)
+    try:
+        yield
+    finally:
+        _set_oom_score_adj(own)
 
 
 def _child_setup(rlimits: dict[str, int]) -> None:
@@ -75,12 +101,14 @@ def _child_setup(rlimits: dict[str, int]) -> None:
 
 
 def _kill_group(pgid: int) -> None:
-    """SIGKILL the process group and wait (up to `GROUP_GONE_TIMEOUT_S`) until none of its processes is left."""
+    """SIGKILL the process group until none of its processes is left (for at most `GROUP_GONE_TIMEOUT_S`).
+
+    The signal is sent again at every check: a process forked while the group was being killed (a fork bomb)
+    misses the first one."""
     deadline = time.monotonic() + GROUP_GONE_TIMEOUT_S
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signal.SIGKILL)
         while time.monotonic() < deadline:
-            os.killpg(pgid, 0)  # raises ProcessLookupError once the group is empty (zombies reaped)
+            os.killpg(pgid, signal.SIGKILL)  # ProcessLookupError once the group is empty (zombies reaped)
             time.sleep(0.005)
 
 
@@ -100,17 +128,19 @@ def run_command(
     # Without a preexec function the child is started with vfork, which is much faster.
     setup = (lambda: _child_setup(limits)) if limits else None
     identity = {} if user is None else {"user": user, "group": user, "extra_groups": []}
-    proc = subprocess.Popen(
-        ["/bin/bash", "-c", cmd],
-        cwd=cwd,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=setup,
-        **identity,
-    )
+    # As the container's helper (`user` given), commands inherit the OOM preference; in-process, `setup` sets it.
+    with _commands_preferred_for_oom_kill() if user is not None else contextlib.nullcontext():
+        proc = subprocess.Popen(
+            ["/bin/bash", "-c", cmd],
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            preexec_fn=setup,
+            **identity,
+        )
     streams = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
     kept = {name: bytearray() for name in streams.values()}
     total = {name: 0 for name in streams.values()}
@@ -231,7 +261,6 @@ def outside_writes(before: dict[str, tuple[int, int]], after: dict[str, tuple[in
 
 def serve() -> None:
     """Answer JSON requests (`{"id", "cmd", "timeout", "cap", "cwd", "user"}`) one per line until stdin closes."""
-    _prefer_for_oom_kill()  # inherited by every command; among them the OOM killer picks the largest
     out = sys.stdout
     out.write(json.dumps({"ready": True, "pid": os.getpid()}) + "\n")
     out.flush()

@@ -2,7 +2,8 @@
 
 Both back ends keep the workspace on the host (`LocalSandbox` runs commands in it; `DockerSandbox`
 bind-mounts it into the container), so reading and writing files, snapshots, restores and forks are
-host-side file operations: `cp -a` of the tree, which keeps modes, times, symlinks and owners.
+host-side file operations: `copy_tree`, which keeps modes, times, symlinks and owners like `cp -a` but
+never follows a symlink, whatever the agent swaps while it runs.
 
 The workspace is the agent's: a command may swap any file or directory for a symlink at any moment, also
 between a check and a use. So `read`, `write` and `list` never follow a path as a string: they walk it one
@@ -25,11 +26,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import fcntl
 import os
 import shutil
 import stat
-import subprocess
 import tempfile
 import threading
 from dataclasses import dataclass
@@ -47,13 +49,107 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FILE_FLAGS = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
+MAX_COPY_DEPTH = 256
+"""Directories nested deeper than this are not copied (each level holds two open descriptors)."""
+_FICLONE = 0x40049409
+"""The ioctl that makes a reflink copy of a whole file (XFS, btrfs); elsewhere the bytes are copied."""
+
+
 def copy_tree(src: Path, dst: Path) -> None:
-    """Copy the contents of `src` into the existing directory `dst`, keeping metadata (`cp -a`)."""
-    proc = subprocess.run(
-        ["cp", "-a", "--reflink=auto", f"{src}/.", f"{dst}/"], capture_output=True, text=True, timeout=600
-    )
-    if proc.returncode != 0:
-        raise SandboxError(f"copying {src} to {dst} failed: {proc.stderr.strip()[-500:]}")
+    """Copy the contents of `src` into the existing directory `dst`, keeping modes, owners, times and symlinks
+    (as symlinks), like `cp -a`, without ever following a symlink on either side.
+
+    Either tree may be the agent's, changing while it is copied: every entry is opened relative to its
+    parent's descriptor with `O_NOFOLLOW`, so a directory swapped for a symlink to a host path mid-copy is
+    never entered (it is skipped) and nothing is written through a link planted in `dst` (new files are
+    made with `O_EXCL`). Entries that vanish or change kind mid-copy, FIFOs, sockets, devices and directories
+    nested deeper than `MAX_COPY_DEPTH` are skipped; a failure of the host (e.g. a full disk) raises
+    `SandboxError`.
+
+    >>> import tempfile
+    >>> src, dst = Path(tempfile.mkdtemp()), Path(tempfile.mkdtemp())
+    >>> (src / "d").mkdir(); (src / "d" / "f.txt").write_text("hi"); (src / "l").symlink_to("/etc")
+    2
+    >>> copy_tree(src, dst); (dst / "d" / "f.txt").read_text(), os.readlink(dst / "l")
+    ('hi', '/etc')
+    """
+    src_fd = os.open(src, _DIR_FLAGS)
+    try:
+        dst_fd = os.open(dst, _DIR_FLAGS)
+        try:
+            _copy_dir(src_fd, dst_fd, 0)
+        finally:
+            os.close(dst_fd)
+    except OSError as err:
+        raise SandboxError(f"copying {src} to {dst} failed: {err}") from err
+    finally:
+        os.close(src_fd)
+
+
+_VANISHED = (errno.ENOENT, errno.ELOOP, errno.ENOTDIR, errno.EEXIST, errno.ENXIO, errno.EISDIR)
+"""What opening an entry that a concurrent process moved, removed or swapped for a link raises."""
+
+
+def _copy_dir(src_fd: int, dst_fd: int, depth: int) -> None:
+    for entry in os.scandir(src_fd):
+        try:
+            st = entry.stat(follow_symlinks=False)
+            if stat.S_ISDIR(st.st_mode) and depth < MAX_COPY_DEPTH:
+                _copy_subdir(entry.name, src_fd, dst_fd, depth)
+            elif stat.S_ISREG(st.st_mode):
+                _copy_file(entry.name, src_fd, dst_fd)
+            elif stat.S_ISLNK(st.st_mode):
+                os.symlink(os.readlink(entry.name, dir_fd=src_fd), entry.name, dir_fd=dst_fd)
+                _copy_meta(st, entry.name, dst_fd)
+        except OSError as err:
+            if err.errno not in _VANISHED:
+                raise
+
+
+def _copy_subdir(name: str, src_fd: int, dst_fd: int, depth: int) -> None:
+    child = os.open(name, _DIR_FLAGS, dir_fd=src_fd)
+    try:
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(name, 0o700, dir_fd=dst_fd)
+        target = os.open(name, _DIR_FLAGS, dir_fd=dst_fd)
+        try:
+            _copy_dir(child, target, depth + 1)
+            _copy_meta(os.fstat(child), target)
+        finally:
+            os.close(target)
+    finally:
+        os.close(child)
+
+
+def _copy_file(name: str, src_fd: int, dst_fd: int) -> None:
+    source = os.open(name, os.O_RDONLY | _FILE_FLAGS, dir_fd=src_fd)
+    try:
+        st = os.fstat(source)
+        if not stat.S_ISREG(st.st_mode):  # swapped for a FIFO or device after the listing
+            return
+        target = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _FILE_FLAGS, 0o600, dir_fd=dst_fd)
+        try:
+            try:
+                fcntl.ioctl(target, _FICLONE, source)
+            except OSError:
+                offset = 0
+                while sent := os.sendfile(target, source, offset, 1 << 30):
+                    offset += sent
+            _copy_meta(st, target)
+        finally:
+            os.close(target)
+    finally:
+        os.close(source)
+
+
+def _copy_meta(st: os.stat_result, target: int | str, dir_fd: int | None = None) -> None:
+    """Owner, mode and times of `st` onto `target`: an open descriptor, or a symlink's name in `dir_fd`."""
+    at = {} if dir_fd is None else {"dir_fd": dir_fd, "follow_symlinks": False}
+    with contextlib.suppress(PermissionError):  # an unprivileged host user keeps its own ownership
+        os.chown(target, st.st_uid, st.st_gid, **at)
+    if dir_fd is None:  # a symlink (given by name) has no mode of its own
+        os.chmod(target, stat.S_IMODE(st.st_mode))
+    os.utime(target, ns=(st.st_atime_ns, st.st_mtime_ns), **at)
 
 
 @dataclass(frozen=True)
@@ -335,7 +431,8 @@ class HostWorkspace:
         # Move the current files aside (renames are instant), copy the snapshot in, delete the old files later.
         trash = Path(tempfile.mkdtemp(prefix="trash-", dir=self.root))
         for entry in os.scandir(self.dir):
-            os.rename(entry.path, trash / entry.name)
+            with contextlib.suppress(FileNotFoundError):  # removed meanwhile by a process of the sandbox
+                os.rename(entry.path, trash / entry.name)
         copy_tree(snapshot.path, self.dir)
         if self._watcher is not None:  # the host replaced the files: not the agent's change
             self.watch_changes()

@@ -27,6 +27,7 @@ pytestmark = pytest.mark.docker
 
 LIMITS = SandboxLimits(memory_mb=256, pids=64)
 ATTEMPTS = 300
+COPY_ATTEMPTS = 40
 
 
 @pytest.fixture
@@ -87,6 +88,38 @@ def test_a_swapped_directory_never_leads_outside(sb, host_secret):
     assert host_secret.read_text() == "host-only secret\n"
 
 
+def _files_with_host_content(root) -> list[str]:
+    """The regular files under `root` (no symlink followed) that hold the host secret."""
+    found = []
+    for top, _, names, dir_fd in os.fwalk(root):
+        for name in names:
+            with contextlib.suppress(OSError):
+                fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=dir_fd)
+                with os.fdopen(fd, "rb") as f:
+                    if b"host-only" in f.read(100):
+                        found.append(os.path.join(top, name))
+    return found
+
+
+def test_fork_snapshot_and_restore_never_follow_a_swapped_directory(sb, host_secret):
+    _swap_forever(sb, "d", "mkdir -p .r && echo ok > .r/secret.txt", str(host_secret.parent))
+    _wait_until_swapping(sb, "d")
+    host_dir = sorted(os.listdir(host_secret.parent))
+    for _ in range(COPY_ATTEMPTS):
+        fork = sb.fork()
+        try:
+            assert _files_with_host_content(fork._ws.dir) == []
+        finally:
+            fork.close()
+        snapshot = sb.snapshot()
+        assert _files_with_host_content(snapshot.path) == []
+        sb.restore(snapshot)
+        assert _files_with_host_content(sb._ws.dir) == []
+    assert sorted(os.listdir(host_secret.parent)) == host_dir
+    assert host_secret.read_text() == "host-only secret\n"
+    assert sb.exec("echo alive").stdout == "alive\n"
+
+
 def test_fifos_devices_and_huge_files_are_refused_at_once(sb):
     sb.exec("mkfifo pipe && head -c 17000000 /dev/zero > huge.bin && ln -s /dev/zero zero")
     with pytest.raises(UnsafeFileError, match="not a regular file"):
@@ -95,6 +128,13 @@ def test_fifos_devices_and_huge_files_are_refused_at_once(sb):
         sb.read_file("huge.bin")
     with pytest.raises(PathEscapeError):
         sb.read_file("zero")
+
+
+def test_commands_not_the_helper_are_the_oom_killers_choice(sb):
+    own, *helper = sb.exec(
+        "cat /proc/self/oom_score_adj; for p in $(pgrep -u 0 python3); do cat /proc/$p/oom_score_adj; done"
+    ).stdout.split()
+    assert own == "1000" and helper and "1000" not in helper
 
 
 def test_changed_files_come_from_the_kernel_not_from_output(sb):

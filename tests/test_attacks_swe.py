@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 
+import docker
 import gymnasium as gym
 import pytest
 
@@ -228,3 +229,100 @@ def test_a_requirement_that_does_not_exist_names_file_and_field(docker_engine, t
         ScenarioError, match=r"bad-requirement\.yaml: field 'requirements': the sandbox image cannot be built"
     ):
         SweEnv(bad, sandbox="docker")
+
+
+def append(path: str, code: str) -> str:
+    return call("bash", command=f"cat >> {path} <<'EOF'\n{code}\nEOF")
+
+
+PACKAGE = "toolz/__init__.py"
+FORK_BOMB = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+BROKEN_STEPS = {
+    "a syntax error": append("toolz/itertoolz.py", "def broken(:"),
+    "a crash at import": append(PACKAGE, "raise SystemExit(3)"),
+    "os._exit at import": append(PACKAGE, "import os; os._exit(0)"),
+    "an endless loop at import": append(PACKAGE, "while True: pass"),
+    "a collection error": append("toolz/itertoolz.py", "import prm_no_such_module"),
+    "the tests deleted": call("bash", command="rm -rf toolz/tests"),
+    "output floods at import": append(
+        PACKAGE, "import sys; sys.stdout.write('x' * 5_000_000); sys.stderr.write('y' * 5_000_000)"
+    ),
+    "the missing-pytest message raised": append(PACKAGE, "raise ImportError('No module named pytest')"),
+    "the missing-pytest message printed": append(
+        PACKAGE,
+        "import sys; print('/usr/bin/python3: No module named pytest', file=sys.__stderr__); sys.exit(1)",
+    ),
+    "kill -9 -1 at import": append(PACKAGE, "import os, signal; os.kill(-1, signal.SIGKILL)"),
+    "a memory hog at import": append(PACKAGE, "hog = bytearray(8 * 1024**3)"),
+    "a fork bomb at import": append(PACKAGE, FORK_BOMB),
+}
+
+
+@pytest.fixture(scope="module")
+def progress_env(docker_engine):
+    env = gym.make(
+        "prm/swe-v0",
+        scenario=SCENARIO,
+        sandbox="docker",
+        rewards=["progress:test_pass"],
+        test_timeout_s=10,
+    )
+    yield env
+    env.close()
+
+
+@pytest.mark.parametrize("breakage", list(BROKEN_STEPS))
+def test_a_step_that_breaks_the_code_scores_low_never_infra(progress_env, breakage):
+    """What the agent's code does when the tests run is its own failure: a progress score, then a zero."""
+    progress_env.reset(seed=0)
+    *_, info = progress_env.step(BROKEN_STEPS[breakage])
+    assert not info["infra_error"] and not info["agent_killed_sandbox"], info["error"]
+    assert info["progress_potential"]["after"] <= info["progress_potential"]["before"]
+    *_, terminated, truncated, info = progress_env.step(call("submit"))
+    assert terminated and not info["infra_error"], info["error"]
+    assert info["outcome"]["reward"] == 0.0 and info["outcome"]["resolved"] is False
+
+
+def test_a_container_killed_from_outside_is_still_an_infrastructure_failure(progress_env):
+    progress_env.reset(seed=0)
+    client = docker.from_env()
+    try:
+        client.containers.get(progress_env.unwrapped.sandbox.container_id).kill()
+    finally:
+        client.close()
+    *_, terminated, truncated, info = progress_env.step(call("bash", command="echo hi"))
+    assert info["infra_error"] and not info["agent_killed_sandbox"] and truncated
+    assert info["outcome"]["reward"] is None
+
+
+HOG = "python3 -c 'import time; x = bytearray(200 * 1024**2); time.sleep(30)'"
+SANDBOX_KILLERS = {
+    "a backgrounded fork bomb": "(f() { f | f & }; f) > /dev/null 2>&1 &",
+    "sleepers filling the process table": "for i in $(seq 100); do sleep 600 > /dev/null 2>&1 & done",
+    "memory hogs": f"for i in 1 2 3 4; do {HOG} & done; wait",
+    "scratch space and memory filled": (
+        "head -c 1G /dev/zero > /tmp/fill; head -c 1G /dev/zero > /dev/shm/fill; " + HOG
+    ),
+    "every process killed": "kill -9 -1",
+}
+
+
+@pytest.fixture(scope="module")
+def tight_env(docker_engine):
+    env = gym.make("prm/swe-v0", scenario=SCENARIO, sandbox="docker", limits={"memory_mb": 256, "pids": 64})
+    yield env
+    env.close()
+
+
+@pytest.mark.parametrize("attack", list(SANDBOX_KILLERS))
+def test_the_agent_cannot_kill_its_sandbox_from_inside(tight_env, attack):
+    """Under tight limits, each way a command could take the container down is contained: the command fails,
+    the helper lives (commands are the OOM killer's first choice, scratch space holds a quarter of the
+    memory), and the episode goes on."""
+    tight_env.reset(seed=0)
+    *_, terminated, truncated, info = tight_env.step(call("bash", command=SANDBOX_KILLERS[attack]))
+    assert not (info["infra_error"] or info["agent_killed_sandbox"] or terminated or truncated), info["error"]
+    observation, *_, info = tight_env.step(call("bash", command="echo alive"))
+    assert observation.startswith("alive") and not info["infra_error"]
+    *_, info = tight_env.step(call("submit"))
+    assert info["outcome"]["reward"] == 0.0 and not info["agent_killed_sandbox"]

@@ -41,7 +41,7 @@ from typing import Any
 
 from prm.env import CatalogEntry, PrmEnv
 from prm.envs.swe.graded_tree import SKIPPED_DIRS, graded_tree
-from prm.envs.swe.grading import TestRun, run_tests
+from prm.envs.swe.grading import PYTEST_TIMEOUT_S, TestRun, run_tests
 from prm.envs.swe.oracle import oracle_actions
 from prm.envs.swe.repo import PreparedRepo, prepare
 from prm.envs.swe.scenario import FAMILY, SweScenario, load_swe_scenario, scenario_paths
@@ -66,6 +66,8 @@ class SweEnv(PrmEnv):
         limits: the sandbox's resource limits.
         warm_pool: how many sandboxes to keep started ahead of the next `reset` (`prm.sandboxes.pool`;
             0: open one at each reset). They are closed with the env.
+        test_timeout_s: time limit of one pytest run (grading and `run_tests`); a run past it gives its
+            tests the status `timeout` (e.g. the agent's code loops forever at import).
         render_mode: None or "ansi".
     """
 
@@ -80,6 +82,7 @@ class SweEnv(PrmEnv):
         reward_weights: dict[str, float] | None = None,
         limits: SandboxLimits | dict | None = None,
         warm_pool: int = 1,
+        test_timeout_s: float = PYTEST_TIMEOUT_S,
         render_mode: str | None = None,
     ):
         super().__init__(max_steps=max_steps, reward_weights=reward_weights, render_mode=render_mode)
@@ -97,6 +100,7 @@ class SweEnv(PrmEnv):
         if warm_pool < 0:
             raise ValueError(f"warm_pool must be >= 0, got {warm_pool}")
         self.warm_pool = warm_pool
+        self.test_timeout_s = test_timeout_s
         self._pool: SandboxPool | None = None
         self._drawn = scenario is None
         if scenario is not None:
@@ -199,7 +203,7 @@ class SweEnv(PrmEnv):
             with open_sandbox(
                 self.sandbox_kind, image=self.image, workspace_from=tree, limits=self.limits
             ) as grading:
-                return run_tests(grading, list(test_ids))
+                return run_tests(grading, list(test_ids), self.test_timeout_s)
 
     def wait_warm(self) -> None:
         """Blocks until the warm pool's sandboxes have started (for benchmarks; training never needs it)."""

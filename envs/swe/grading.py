@@ -1,8 +1,12 @@
 """Run pytest node ids in a sandbox and read one status per id from pytest's `-rA` summary.
 
 Statuses: `passed`, `failed`, `error` (setup/teardown error), `xfailed`, `xpassed`, `timeout` (the run hit
-its time limit), `missing` (pytest did not report the id: no such test, a collection error, a skip).
-Only `passed` counts as passing (SWE-bench's rule).
+its time limit), `killed` (the run killed its sandbox, e.g. out of memory), `missing` (pytest did not report
+the id: no such test, a collection error, a skip). Only `passed` counts as passing (SWE-bench's rule).
+
+Whatever the code under test does (a syntax error, a crash or an endless loop at import, a fork bomb, output
+floods, killing every process it can, exhausting the sandbox's memory) is a status of its tests, never an
+infrastructure failure: only a sandbox that fails on its own (or has no pytest at all) raises `SandboxError`.
 
 Example:
     >>> parse_statuses("PASSED t.py::a\\nFAILED t.py::b - assert 0\\n", ["t.py::a", "t.py::b", "t.py::c"])
@@ -15,7 +19,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from prm.errors import SandboxError
+from prm.errors import SandboxError, SandboxKilledFromInside
 from prm.sandboxes.base import Sandbox
 
 PYTEST_TIMEOUT_S = 300.0
@@ -56,11 +60,31 @@ def parse_statuses(output: str, test_ids: list[str]) -> dict[str, str]:
     return statuses
 
 
+_NO_PYTEST = re.compile(r"\S*python\S*: No module named pytest\s*")
+
+
+def _pytest_missing(exit_code: int, output: str) -> bool:
+    """True when the interpreter could not find pytest at all: its one-line message is the whole output.
+
+    Nothing of the agent runs before pytest is found, so the agent's code cannot produce this output; a
+    mere mention of the message (printed or raised by the agent's code) is its failure, not the sandbox's.
+
+    >>> _pytest_missing(1, "/usr/bin/python3: No module named pytest\\n")
+    True
+    >>> _pytest_missing(1, "ImportError: No module named pytest\\n== 1 error in 0.1s ==\\n")
+    False
+    """
+    return exit_code == 1 and _NO_PYTEST.fullmatch(output) is not None
+
+
 def run_tests(sandbox: Sandbox, test_ids: list[str], timeout: float = PYTEST_TIMEOUT_S) -> TestRun:
     """Runs `test_ids` with pytest in `sandbox`; `SandboxError` when the sandbox fails or has no pytest."""
-    result = sandbox.exec(pytest_command(test_ids), timeout=timeout)
+    try:
+        result = sandbox.exec(pytest_command(test_ids), timeout=timeout)
+    except SandboxKilledFromInside as err:  # the code under test killed the sandbox: its tests' failure
+        return TestRun(dict.fromkeys(test_ids, "killed"), 137, str(err))
     output = result.stdout + result.stderr
-    if "No module named pytest" in output:  # the environment is broken, not the agent's code
+    if _pytest_missing(result.exit_code, output):  # the environment is broken, not the agent's code
         raise SandboxError(
             f"pytest is not installed where the sandbox runs commands: {output.strip()[-300:]}"
         )

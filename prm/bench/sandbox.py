@@ -7,7 +7,11 @@ Every figure is measured in the same run as its baseline, so the ratios hold on 
   file; many 10 KB files), vs a plain host copy of that workspace (target < 0.5 s): into a new container,
   back to back (each fork right after the previous one, taking whatever spare is ready), and into a spare
   that had time to start; the rows show how fork time grows with the workspace;
-- container start (until the helper answers), snapshot and restore of each workspace.
+- container start (until the helper answers), snapshot and restore of each workspace;
+- neighbour slowdown: a trivial step (a short `python3 -c` computation) in one sandbox while the sandbox next
+  to it runs a backgrounded CPU spin (more busy loops than it has CPUs) or fork bomb, against the same step
+  with that neighbour idle, in alternating rounds (target <= 1.5x: each container's CPU, pids and memory
+  limits keep the neighbour's share).
 
 Example:
     >>> from prm.bench.sandbox import run_sandbox_bench
@@ -128,8 +132,60 @@ def _fork_rows(scratch: Path, megabytes: int, shape: str, n: int) -> list[BenchR
     ]
 
 
+NEIGHBOUR_STEP = "python3 -c 'sum(range(300_000))'"
+HOSTILE_NEIGHBOURS = {
+    "CPU spin": "for i in 1 2 3 4; do (while :; do :; done) & done > /dev/null 2>&1",
+    "fork bomb": "(f() { f | f & }; f) > /dev/null 2>&1 &",
+}
+NEIGHBOUR_ROUNDS = 3
+NEIGHBOUR_TARGET = 1.5
+
+
+def _ignore(_: object) -> None:
+    pass
+
+
+def _neighbour_rows(n: int) -> list[BenchRow]:
+    """The neighbour's step time next to each hostile sandbox, against the same step with it idle; rounds
+    alternate idle and hostile so that load from outside the benchmark falls on both."""
+    idle: list[float] = []
+    busy: dict[str, list[float]] = {name: [] for name in HOSTILE_NEIGHBOURS}
+    with DockerSandbox() as hostile, DockerSandbox() as neighbour:
+
+        def step() -> None:
+            neighbour.exec(NEIGHBOUR_STEP)
+
+        step()
+        for _ in range(NEIGHBOUR_ROUNDS):
+            for name, attack in HOSTILE_NEIGHBOURS.items():
+                idle += _timed_then(step, _ignore, n)
+                hostile.exec(attack)
+                busy[name] += _timed_then(step, _ignore, n)
+                hostile.exec("kill -9 -1")  # the sandbox user's processes; the helper stays
+    idle_s = statistics.median(idle)
+    rows = [BenchRow("neighbour step, next sandbox idle", idle_s)]
+    for name, times in busy.items():
+        busy_s = statistics.median(times)
+        met = busy_s <= NEIGHBOUR_TARGET * idle_s
+        rows.append(
+            BenchRow(
+                f"neighbour step, {name} next door",
+                busy_s,
+                "same step, next sandbox idle",
+                idle_s,
+                f"<= {NEIGHBOUR_TARGET}x",
+                met,
+            )
+        )
+    return rows
+
+
 def run_sandbox_bench(
-    exec_n: int = 300, cli_n: int = 30, fork_n: int = 5, workspace_mb: Sequence[int] = (10, 100)
+    exec_n: int = 300,
+    cli_n: int = 30,
+    fork_n: int = 5,
+    workspace_mb: Sequence[int] = (10, 100),
+    neighbour_n: int = 10,
 ) -> list[BenchRow]:
     """Measure and return the rows (needs a Docker engine and the base image, built when missing)."""
     rows: list[BenchRow] = []
@@ -162,6 +218,8 @@ def run_sandbox_bench(
         for megabytes in workspace_mb:
             for shape in SHAPES:
                 rows += _fork_rows(scratch, megabytes, shape, fork_n)
+        if neighbour_n:
+            rows += _neighbour_rows(neighbour_n)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     return rows

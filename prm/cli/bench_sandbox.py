@@ -27,9 +27,15 @@ def bench_sandbox(
         list[int],
         typer.Option(help="workspace sizes for fork/snapshot/restore, repeatable (e.g. 1000 for 1 GB)"),
     ] = [10, 100],  # noqa: B006
+    neighbour_n: Annotated[
+        int, typer.Option(help="neighbour steps to time per round and hostile kind (0: skip)")
+    ] = 10,
 ) -> None:
-    """Container start, exec round trip (vs `docker exec`), fork, snapshot and restore latency (medians)."""
-    rows = run_sandbox_bench(exec_n=exec_n, cli_n=cli_n, fork_n=fork_n, workspace_mb=workspace_mb)
+    """Container start, exec round trip (vs `docker exec`), fork, snapshot and restore latency, and how much
+    a hostile sandbox slows its neighbour (medians)."""
+    rows = run_sandbox_bench(
+        exec_n=exec_n, cli_n=cli_n, fork_n=fork_n, workspace_mb=workspace_mb, neighbour_n=neighbour_n
+    )
     table = Table(title="DockerSandbox latency (median)")
     for column in ("measurement", "time", "baseline (same run)", "baseline time", "ratio", "target", "met"):
         table.add_column(
