@@ -28,11 +28,15 @@ The contracts of the parts:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from prm.errors import PrmError, SandboxError
 
 
 def load_ref(ref: str) -> Any:
@@ -74,12 +78,15 @@ class Family:
 @dataclass
 class Validation:
     """The verdict of a family's validator on one scenario file: `problem` is None when every check passed.
-    A family subclasses it to keep its details and to say what the table shows (`checks`)."""
+    A family subclasses it to keep its details and to say what the table shows (`checks`), and runs its
+    checks inside `recording`."""
 
     path: Path
     scenario_id: str | None = None
     repeats: int = 0
     problem: str | None = None
+    infra_error: bool = False
+    """The problem is the sandbox's (`SandboxError`), not the scenario's."""
     seconds: float = 0.0
 
     @property
@@ -89,6 +96,56 @@ class Validation:
     def checks(self) -> dict[str, str]:
         """What `prm scenario validate` shows for this file: column -> short text, e.g. `{"gold": "5/5 pass"}`."""
         return {}
+
+    @contextlib.contextmanager
+    def recording(
+        self,
+        on_stage: Callable[[str], None] | None = None,
+        *,
+        errors: tuple[type[BaseException], ...] = (PrmError,),
+    ) -> Iterator[ValidationRun]:
+        """Runs a validator's checks on this file: times them, closes the envs they open (`run.open`), and
+        turns one of `errors` (a bad scenario, a failed check) into `problem` rather than raising:
+
+            result = Validation(Path(path))
+            with result.recording(on_stage) as run:
+                run.stage("loading scenario")
+                env = run.open(MyEnv(path))
+                for _ in run.rounds(repeats, "oracle episode"):
+                    check_one_episode(env)
+            return result
+        """
+        started = time.monotonic()
+        try:
+            with contextlib.ExitStack() as opened:
+                yield ValidationRun(self, on_stage or (lambda _: None), opened)
+        except errors as err:
+            self.problem = str(err)
+            self.infra_error = isinstance(err, SandboxError)
+        finally:
+            self.seconds = time.monotonic() - started
+
+
+@dataclass
+class ValidationRun:
+    """What a validator's checks use inside `Validation.recording`."""
+
+    result: Validation
+    stage: Callable[[str], None]
+    """Reports the stage the checks are in (the CLI shows it beside the progress bar)."""
+    opened: contextlib.ExitStack
+
+    def open(self, env: Any) -> Any:
+        """`env`, closed when the checks end whatever happens."""
+        self.opened.callback(env.close)
+        return env
+
+    def rounds(self, repeats: int, what: str) -> Iterator[int]:
+        """Round indices 0..repeats-1, each announced as a stage; `result.repeats` counts the rounds that ended."""
+        for index in range(repeats):
+            self.stage(f"round {index + 1}/{repeats}: {what}")
+            yield index
+            self.result.repeats = index + 1
 
 
 def lazy_exports(package: str, exports: Mapping[str, str]) -> Any:

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 
 import prm
 from prm.cli import app
-from prm.family import load_ref
+from prm.errors import SandboxError, ScenarioError
+from prm.family import Validation, load_ref
 from prm.registration import FAMILY_PACKAGES, families
 
 CORE = Path(prm.__file__).parent
@@ -89,3 +90,31 @@ def test_validate_names_every_family_that_refused_a_file(tmp_path):
     assert result.exit_code == 2
     for name in families():
         assert name in result.output
+
+
+class Closable:
+    closed = False
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.mark.parametrize(
+    ("error", "infra"),
+    [(ScenarioError("f.yaml", "answer", "wrong"), False), (SandboxError("engine gone"), True)],
+)
+def test_validation_recording_keeps_the_problem_counts_rounds_and_closes_the_env(error, infra):
+    result, stages, env = Validation(Path("f.yaml")), [], Closable()
+    with result.recording(stages.append) as run:
+        assert run.open(env) is env
+        for index in run.rounds(3, "oracle"):
+            if index == 2:
+                raise error
+    assert (result.problem, result.infra_error, result.repeats) == (str(error), infra, 2)
+    assert env.closed and result.seconds > 0
+    assert stages == [f"round {i}/3: oracle" for i in (1, 2, 3)]
+
+
+def test_validation_recording_lets_a_bug_through():
+    with pytest.raises(KeyError), Validation(Path("f.yaml")).recording():
+        {}["a bug, not a bad scenario"]

@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from prm.errors import PrmError, ScenarioError
+from prm.errors import ScenarioError
 from prm.family import Validation
 
 from .answers import AnswerFormatError, parse_answer, score_answer
@@ -80,23 +79,12 @@ def validate_scenario_file(
 ) -> DataValidation:
     """Runs the checks of the module docstring on one file; never raises for a bad scenario."""
     result = DataValidation(Path(path))
-    started = time.monotonic()
-    stage = on_stage or (lambda _: None)
-    env = None
-    try:
-        stage("loading scenario and table")
+    with result.recording(on_stage) as run:
+        run.stage("loading scenario and table")
         scenario = load_data_scenario(path)
         result.scenario_id = scenario.id
-        env = DataAnalysisEnv(scenario=scenario, sandbox=sandbox)
-        for round_index in range(repeats):
-            stage(f"round {round_index + 1}/{repeats}: solution and gold answer")
+        env = run.open(DataAnalysisEnv(scenario=scenario, sandbox=sandbox))
+        for _ in run.rounds(repeats, "solution and gold answer"):
             has_solution = _one_round(env, str(path))
             result.solution = "reproduces" if has_solution else "none"
-            result.repeats = round_index + 1
-    except PrmError as err:
-        result.problem = str(err)
-    finally:
-        if env is not None:
-            env.close()
-        result.seconds = time.monotonic() - started
     return result

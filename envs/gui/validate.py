@@ -12,7 +12,6 @@ Example:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,21 +60,10 @@ def validate_scenario_file(
     """Runs the checks of the module docstring on one file (GUI scenarios need Docker: `sandbox` is only
     accepted for the common validator signature); never raises for a bad scenario."""
     result = GuiValidation(Path(path))
-    started = time.monotonic()
-    stage = on_stage or (lambda _: None)
-    env = None
-    try:
-        stage("building or finding the GUI image")
-        env = GuiEnv(path)
+    with result.recording(on_stage) as run:
+        run.stage("building or finding the GUI image")
+        env = run.open(GuiEnv(path))
         result.scenario_id = env.scenario.id
-        for round_index in range(repeats):
-            stage(f"round {round_index + 1}/{repeats}: start state, then the oracle")
+        for _ in run.rounds(repeats, "start state, then the oracle"):
             result.oracle_steps = _one_round(env)
-            result.repeats = round_index + 1
-    except PrmError as err:
-        result.problem = str(err)
-    finally:
-        if env is not None:
-            env.close()
-        result.seconds = time.monotonic() - started
     return result

@@ -10,11 +10,10 @@ Example:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from pathlib import Path
 
-from prm.errors import PrmError, ScenarioError
+from prm.errors import ScenarioError
 from prm.family import Validation
 
 from .env import SearchQAEnv
@@ -48,22 +47,11 @@ def validate_scenario_file(
     """Runs the checks of the module docstring on one file; never raises for a bad scenario. `sandbox` is
     accepted for the common validator signature (this family needs none)."""
     result = Validation(Path(path))
-    started = time.monotonic()
-    stage = on_stage or (lambda _: None)
-    env = None
-    try:
-        stage("loading scenario and corpus")
+    with result.recording(on_stage) as run:
+        run.stage("loading scenario and corpus")
         scenario = load_scenario_file(path)
         result.scenario_id = scenario.id
-        env = SearchQAEnv(scenario=scenario)
-        for round_index in range(repeats):
-            stage(f"round {round_index + 1}/{repeats}: oracle episode")
+        env = run.open(SearchQAEnv(scenario=scenario))
+        for _ in run.rounds(repeats, "oracle episode"):
             _one_round(env, str(path))
-            result.repeats = round_index + 1
-    except PrmError as err:
-        result.problem = str(err)
-    finally:
-        if env is not None:
-            env.close()
-        result.seconds = time.monotonic() - started
     return result

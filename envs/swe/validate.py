@@ -16,14 +16,13 @@ Example:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from prm.envs.swe.env import SweEnv
 from prm.envs.swe.grading import TestRun
-from prm.errors import PrmError, SandboxError, ScenarioError
+from prm.errors import ScenarioError
 from prm.family import Validation
 
 
@@ -40,8 +39,6 @@ class ValidationResult(Validation):
 
     start: dict[str, str] = field(default_factory=dict)
     gold: dict[str, str] = field(default_factory=dict)
-    infra_error: bool = False
-    """The problem is the sandbox's (`SandboxError`), not the scenario's."""
 
     def checks(self) -> dict[str, str]:
         return {"start": _pass_count(self.start), "gold": _pass_count(self.gold)}
@@ -95,15 +92,11 @@ def validate_scenario_file(
 ) -> ValidationResult:
     """Runs the checks of the module docstring on one file; never raises for a bad scenario."""
     result = ValidationResult(Path(path))
-    started = time.monotonic()
-    stage = on_stage or (lambda _: None)
-    env = None
-    try:
-        stage("preparing repository and image")
-        env = SweEnv(path, sandbox=sandbox)
+    with result.recording(on_stage) as run:
+        run.stage("preparing repository and image")
+        env = run.open(SweEnv(path, sandbox=sandbox))
         result.scenario_id = env.scenario.id
-        for round_index in range(repeats):
-            stage(f"round {round_index + 1}/{repeats}: start state, then gold patch")
+        for round_index in run.rounds(repeats, "start state, then gold patch"):
             start, gold = _one_round(env)
             if round_index == 0:
                 result.start, result.gold = start, gold
@@ -113,12 +106,4 @@ def validate_scenario_file(
                     "tests",
                     f"results differ between repetitions: {result.start} vs {start}",
                 )
-            result.repeats = round_index + 1
-    except PrmError as err:
-        result.problem = str(err)
-        result.infra_error = isinstance(err, SandboxError)
-    finally:
-        if env is not None:
-            env.close()
-        result.seconds = time.monotonic() - started
     return result

@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -61,23 +60,18 @@ def validate_scenario_file(
     """Runs the checks of the module docstring on one file; never raises for a bad scenario. `sandbox` is
     accepted for the common validator signature (pages run in the shared browser)."""
     result = WebValidation(Path(path))
-    started = time.monotonic()
-    stage = on_stage or (lambda _: None)
-    env = None
-    try:
-        stage("loading scenario")
-        env = WebEnv(str(path), max_steps=3)
+    with result.recording(on_stage, errors=(PrmError, LookupError)) as run:
+        run.stage("loading scenario")
+        env = run.open(WebEnv(str(path), max_steps=3))
         result.scenario_id = env.scenario.id
-        stage("idle episode")
+        run.stage("idle episode")
         _idle_scores_zero(env, str(path))
         result.idle = "0"
         env.max_steps = None
         if env.scenario.miniwob is not None and env.scenario.miniwob not in MINIWOB_SOLVERS:
             result.oracle = "no solver"
             return result
-        solved = 0
-        for round_index in range(repeats):
-            stage(f"round {round_index + 1}/{repeats}: oracle episode")
+        for round_index in run.rounds(repeats, "oracle episode"):
             info = solve(env, seed=round_index)
             if info.get("infra_error"):
                 raise ScenarioError(str(path), "<page>", f"infrastructure failure: {info['error']}")
@@ -87,13 +81,5 @@ def validate_scenario_file(
                 raise ScenarioError(
                     str(path), "oracle", f"the oracle does not solve it: {info.get('outcome')}"
                 )
-            solved += 1
-            result.repeats = round_index + 1
-        result.oracle = f"{solved}/{repeats}"
-    except (PrmError, LookupError) as err:
-        result.problem = str(err)
-    finally:
-        if env is not None:
-            env.close()
-        result.seconds = time.monotonic() - started
+        result.oracle = f"{result.repeats}/{repeats}"
     return result
