@@ -14,52 +14,12 @@ Example:
 from __future__ import annotations
 
 import json
-import statistics
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
 
+from prm.bench.latency import LatencyRow, timed
 from prm.envs.gui.env import GuiEnv
 from prm.sandboxes.docker import DockerSandbox
 
 STEP_TARGET_S = 0.150
-
-
-@dataclass(frozen=True)
-class LatencyRow:
-    """p50/p95 seconds of one measurement, with the p50 of its same-run baseline and an optional target."""
-
-    name: str
-    times: list[float]
-    baseline_name: str
-    baseline: list[float]
-    target_s: float | None = None
-
-    @property
-    def p50(self) -> float:
-        return statistics.median(self.times)
-
-    @property
-    def p95(self) -> float:
-        ordered = sorted(self.times)
-        return ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-
-    @property
-    def ratio(self) -> float:
-        return self.p50 / statistics.median(self.baseline)
-
-    @property
-    def met(self) -> bool | None:
-        return None if self.target_s is None else self.p50 < self.target_s
-
-
-def _times(fn: Callable[[], object], n: int) -> list[float]:
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
 
 
 def run_gui_bench(
@@ -68,34 +28,34 @@ def run_gui_bench(
     """Measures the figures of the module docstring with a real desktop in Docker; returns one row each."""
     env = GuiEnv(scenario, max_steps=4 * steps + 10, accessibility=accessibility)
     try:
-        bare = _times(lambda: DockerSandbox(env.image, limits=env.limits).close(), resets)
+        bare = timed(lambda: DockerSandbox(env.image, limits=env.limits).close(), resets)
         rows = [
             LatencyRow(
                 "reset (display + apps up)",
-                _times(lambda: env.reset(seed=0), resets),
+                timed(lambda: env.reset(seed=0), resets),
                 "DockerSandbox open + close",
                 bare,
             )
         ]
-        screenshot = _times(lambda: env.desktop.observe(tree=False), steps)
+        screenshot = timed(lambda: env.desktop.observe(tree=False), steps)
         click = json.dumps({"tool": "click", "args": {"x": 400, "y": 300}})
         rows.append(
             LatencyRow(
                 "step click",
-                _times(lambda: env.step(click), steps),
+                timed(lambda: env.step(click), steps),
                 "screenshot only",
                 screenshot,
-                STEP_TARGET_S,
+                target_s=STEP_TARGET_S,
             )
         )
         typing = json.dumps({"tool": "type", "args": {"text": "ab"}})
         rows.append(
             LatencyRow(
                 "step type 'ab'",
-                _times(lambda: env.step(typing), steps),
+                timed(lambda: env.step(typing), steps),
                 "screenshot only",
                 screenshot,
-                STEP_TARGET_S,
+                target_s=STEP_TARGET_S,
             )
         )
     finally:

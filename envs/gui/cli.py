@@ -8,13 +8,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table
+
+from prm.bench.latency import latency_table
 
 console = Console()
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
 
 
 def bench(
@@ -27,30 +24,5 @@ def bench(
     from prm.envs.gui.bench import run_gui_bench
 
     rows = run_gui_bench(scenario=scenario, resets=resets, steps=steps, accessibility=accessibility)
-    table = Table(title=f"prm/gui-v0 latency ({scenario}, accessibility={'on' if accessibility else 'off'})")
-    for column in (
-        "measurement",
-        "p50",
-        "p95",
-        "baseline (same run)",
-        "baseline p50",
-        "ratio",
-        "target",
-        "met",
-    ):
-        table.add_column(column)
-    for row in rows:
-        met = "" if row.met is None else ("[green]yes[/green]" if row.met else "[red]no[/red]")
-        target = f"p50 < {_ms(row.target_s)}" if row.target_s else ""
-        baseline_p50 = sorted(row.baseline)[len(row.baseline) // 2]
-        table.add_row(
-            row.name,
-            _ms(row.p50),
-            _ms(row.p95),
-            row.baseline_name,
-            _ms(baseline_p50),
-            f"{row.ratio:.2f}x",
-            target,
-            met,
-        )
-    console.print(table)
+    title = f"prm/gui-v0 latency ({scenario}, accessibility={'on' if accessibility else 'off'})"
+    console.print(latency_table(title, rows))

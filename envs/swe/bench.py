@@ -21,13 +21,11 @@ Example:
 from __future__ import annotations
 
 import json
-import statistics
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from prm.bench.latency import LatencyRow, timed
 from prm.envs.swe.env import SweEnv
 from prm.envs.swe.grading import pytest_command
 from prm.envs.swe.tools import SweTools
@@ -39,66 +37,6 @@ WARM_RESET_TARGET_S = 0.1
 STEP_RATIO_TARGET = 2.0
 LARGE_WORKSPACE = (1_000, 100)
 """Directories and files per directory of the large workspace (100,000 files)."""
-
-
-@dataclass(frozen=True)
-class LatencyRow:
-    """p50/p95 seconds of one measurement, with the p50 of its same-run baseline and an optional target."""
-
-    name: str
-    p50: float
-    p95: float
-    baseline_name: str
-    baseline_p50: float
-    target: str = ""
-    met: bool | None = None
-
-    @property
-    def ratio(self) -> float:
-        return self.p50 / self.baseline_p50 if self.baseline_p50 else float("nan")
-
-
-def _times(fn: Callable[[], object], n: int) -> list[float]:
-    times = []
-    for _ in range(n):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def _p(times: list[float], q: float) -> float:
-    ordered = sorted(times)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def _row(
-    name: str, times: list[float], baseline_name: str, baseline: list[float], target: float | None = None
-):
-    p50 = statistics.median(times)
-    met = None if target is None else p50 < target
-    return LatencyRow(
-        name,
-        p50,
-        _p(times, 0.95),
-        baseline_name,
-        statistics.median(baseline),
-        f"p50 < {target:g} s" if target else "",
-        met,
-    )
-
-
-def _ratio_row(name: str, times: list[float], baseline_name: str, baseline: list[float]) -> LatencyRow:
-    row = _row(name, times, baseline_name, baseline)
-    return LatencyRow(
-        row.name,
-        row.p50,
-        row.p95,
-        row.baseline_name,
-        row.baseline_p50,
-        f"p50 <= {STEP_RATIO_TARGET:g}x baseline",
-        row.ratio <= STEP_RATIO_TARGET,
-    )
 
 
 def _large_workspace_step(image: str, steps: int) -> LatencyRow:
@@ -114,11 +52,12 @@ def _large_workspace_step(image: str, steps: int) -> LatencyRow:
             sandbox.watch_changes()
             bash = next(tool for tool in SweTools(lambda: sandbox).tools() if tool.name == "bash")
             args = bash.params(command="true")
-            return _ratio_row(
+            return LatencyRow(
                 f"step bash `true`, {dirs * per_dir:,} files",
-                _times(lambda: bash.run(args), steps),
+                timed(lambda: bash.run(args), steps),
                 "sandbox.exec('true')",
-                _times(lambda: sandbox.exec("true"), steps),
+                timed(lambda: sandbox.exec("true"), steps),
+                target_ratio=STEP_RATIO_TARGET,
             )
 
 
@@ -132,56 +71,61 @@ def run_swe_bench(
         start = time.perf_counter()
         env = SweEnv(scenario, sandbox="docker", max_steps=10 * (steps + grades + 10))
         make_times.append(time.perf_counter() - start)
-        image_times += _times(lambda env=env: build_image(requirements=env.scenario.image_requirements), 1)
+        image_times += timed(lambda env=env: build_image(requirements=env.scenario.image_requirements), 1)
         env.close()
-    rows = [_row("make (cached repo + image)", make_times, "build_image lookup", image_times)]
+    rows = [LatencyRow("make (cached repo + image)", make_times, "build_image lookup", image_times)]
     env = SweEnv(scenario, sandbox="docker", max_steps=10 * (steps + grades + 10))  # open: the warm pool runs
     cold = SweEnv(scenario, sandbox="docker", warm_pool=0)
     try:
         cold.reset(seed=0)
-        cold_times = _times(lambda: cold.reset(seed=0), resets)
+        cold_times = timed(lambda: cold.reset(seed=0), resets)
     finally:
         cold.close()
     try:
-        bare_open = _times(
-            lambda: DockerSandbox(env.image, workspace_from=env.repo.workspace).close(), resets
-        )
+        bare_open = timed(lambda: DockerSandbox(env.image, workspace_from=env.repo.workspace).close(), resets)
         rows.append(
-            _row("reset, no pool", cold_times, "DockerSandbox open + close", bare_open, RESET_TARGET_S)
+            LatencyRow(
+                "reset, no pool", cold_times, "DockerSandbox open + close", bare_open, target_s=RESET_TARGET_S
+            )
         )
         warm_times = []
         for _ in range(resets):
             env.wait_warm()  # an episode's worth of time for the pool to refill
-            warm_times += _times(lambda: env.reset(seed=0), 1)
-        rows.append(_row("reset, warm pool", warm_times, "reset, no pool", cold_times, WARM_RESET_TARGET_S))
+            warm_times += timed(lambda: env.reset(seed=0), 1)
+        rows.append(
+            LatencyRow(
+                "reset, warm pool", warm_times, "reset, no pool", cold_times, target_s=WARM_RESET_TARGET_S
+            )
+        )
         bash = json.dumps({"tool": "bash", "args": {"command": "true"}})
         rows.append(
-            _ratio_row(
+            LatencyRow(
                 "step bash `true`",
-                _times(lambda: env.step(bash), steps),
+                timed(lambda: env.step(bash), steps),
                 "sandbox.exec('true')",
-                _times(lambda: env.sandbox.exec("true"), steps),
+                timed(lambda: env.sandbox.exec("true"), steps),
+                target_ratio=STEP_RATIO_TARGET,
             )
         )
         rows.append(_large_workspace_step(env.image, steps))
         path = env.scenario.tests.fail_to_pass[0].split("::")[0]
         view = json.dumps({"tool": "view", "args": {"path": path, "start_line": 1, "end_line": 50}})
         rows.append(
-            _row(
+            LatencyRow(
                 "step view (50 lines)",
-                _times(lambda: env.step(view), steps),
+                timed(lambda: env.step(view), steps),
                 "sandbox.read_file",
-                _times(lambda: env.sandbox.read_file(path), steps),
+                timed(lambda: env.sandbox.read_file(path), steps),
             )
         )
         submit = json.dumps({"tool": "submit", "args": {}})
         grade_times = []
         for _ in range(grades):
             env.reset(seed=0)
-            grade_times += _times(lambda: env.step(submit), 1)
+            grade_times += timed(lambda: env.step(submit), 1)
         command = pytest_command(env.scenario.tests.all)
-        in_place = _times(lambda: env.sandbox.exec(command, timeout=300), grades)
-        rows.append(_row("grade (submit)", grade_times, "pytest in place", in_place))
+        in_place = timed(lambda: env.sandbox.exec(command, timeout=300), grades)
+        rows.append(LatencyRow("grade (submit)", grade_times, "pytest in place", in_place))
     finally:
         env.close()
     return rows

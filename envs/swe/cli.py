@@ -21,11 +21,9 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from prm.bench.latency import latency_table
+
 console = Console()
-
-
-def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
 
 
 def bench(
@@ -38,33 +36,7 @@ def bench(
     from prm.envs.swe.bench import run_swe_bench
 
     rows = run_swe_bench(scenario=scenario, resets=resets, steps=steps, grades=grades)
-    table = Table(title=f"prm/swe-v0 latency ({scenario})")
-    for column in (
-        "measurement",
-        "p50",
-        "p95",
-        "baseline (same run)",
-        "baseline p50",
-        "ratio",
-        "target",
-        "met",
-    ):
-        table.add_column(
-            column, justify="left" if column in ("measurement", "baseline (same run)") else "right"
-        )
-    for row in rows:
-        met = "" if row.met is None else ("[green]yes[/green]" if row.met else "[red]no[/red]")
-        table.add_row(
-            row.name,
-            _ms(row.p50),
-            _ms(row.p95),
-            row.baseline_name,
-            _ms(row.baseline_p50),
-            f"{row.ratio:.2f}x",
-            row.target,
-            met,
-        )
-    console.print(table)
+    console.print(latency_table(f"prm/swe-v0 latency ({scenario})", rows))
 
 
 def synth(
