@@ -14,13 +14,17 @@ from prm.bench.hostile import Arena, Attack, Target, Verdict, contained, flagged
 SCENARIO = "galculator-chain"
 
 
+TYPED_SHELL = [
+    ("type", {"text": "$(touch /workspace/pwned); `touch /workspace/pwned2`"}),
+    ("key", {"combo": "ctrl+a; touch /workspace/pwned3"}),
+    ("key", {"combo": "--help"}),
+    ("click", {"id": "e1; touch /workspace/pwned4"}),
+]
+"""Shell syntax in every argument that reaches a command in the sandbox: each must stay text."""
+
+
 def typed_shell(arena: Arena) -> Verdict:
-    for tool, args in (
-        ("type", {"text": "$(touch /workspace/pwned); `touch /workspace/pwned2`"}),
-        ("key", {"combo": "ctrl+a; touch /workspace/pwned3"}),
-        ("key", {"combo": "--help"}),
-        ("click", {"id": "e1; touch /workspace/pwned4"}),
-    ):
+    for tool, args in TYPED_SHELL:
         arena.call(tool, **args)
     made = arena.unwrapped.sandbox.exec("ls /workspace").stdout.split()
     if made:

@@ -52,6 +52,7 @@ HOSTILE_ACTIONS = [
     ("click", {"id": -3}),
     ("select", {"id": 1, "option": "nothing"}),
     ("switch_tab", {"index": 7}),
+    ("scroll", {"direction": "down"}),
     ("go_back", {}),
     ("go_back", {}),
     ("goto", {"url": "/apps/does-not-exist.html"}),

@@ -77,18 +77,23 @@ class Outcome(StrEnum):
 class Verdict(NamedTuple):
     outcome: Outcome
     detail: str
+    """One line."""
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def contained(detail: str) -> Verdict:
-    return Verdict(Outcome.CONTAINED, detail)
+    return Verdict(Outcome.CONTAINED, one_line(detail))
 
 
 def flagged(detail: str) -> Verdict:
-    return Verdict(Outcome.FLAGGED, detail)
+    return Verdict(Outcome.FLAGGED, one_line(detail))
 
 
 def leaked(detail: str) -> Verdict:
-    return Verdict(Outcome.LEAKED, detail)
+    return Verdict(Outcome.LEAKED, one_line(detail))
 
 
 class Leak(Exception):
@@ -651,4 +656,4 @@ def _run_attack(
 
 
 def _error(what: str, err: BaseException) -> Verdict:
-    return Verdict(Outcome.ERROR, f"{what}: {type(err).__name__}: {str(err)[:200]}")
+    return Verdict(Outcome.ERROR, one_line(f"{what}: {type(err).__name__}: {str(err)[:200]}"))
