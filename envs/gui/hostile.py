@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 
-from prm.bench.hostile import Arena, Attack, Target, Verdict, contained, flagged, leaked
+from prm.bench.faults import docker_kill, kill_in_container
+from prm.bench.hostile import Arena, Attack, Fault, Target, Verdict, contained, flagged, leaked
 
 SCENARIO = "galculator-chain"
 
@@ -89,6 +90,11 @@ TARGET = Target(
         "scroll": ["x", "y", "direction", "amount"],
         "nope": ["x"],
     },
+    scenario=SCENARIO,
+    faults=(
+        Fault("X server killed", lambda env: kill_in_container(env, "Xvfb")),
+        Fault("container killed", docker_kill),
+    ),
     attacks=(
         Attack("shell syntax in type/key/click", "escapes", typed_shell, fast=True),
         Attack("flood the input", "bad input", flood_input, fast=True),

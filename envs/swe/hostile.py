@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import re
 
-from prm.bench.hostile import Arena, Attack, Target, Verdict, contained, flagged, leaked
+from prm.bench.faults import docker_kill, kill_host_children
+from prm.bench.hostile import Arena, Attack, Fault, Target, Verdict, contained, flagged, leaked
 
 SCENARIO = "toolz-partition-all-len"
 """A scenario with hidden tests (its `test_patch`), so that the hidden-material attacks have something to find."""
@@ -216,6 +217,16 @@ TARGET = Target(
         "nope": ["x"],
     },
     secrets=_hidden_tests,
+    scenario=SCENARIO,
+    faults=(
+        Fault("container killed", docker_kill, probe=bash("true"), fast=True),
+        Fault(
+            "language server killed",
+            kill_host_children("basedpyright"),
+            rewards=("lsp",),
+            probe=write("toolz/prm_probe.py", "x: int = 1\n"),
+        ),
+    ),
     attacks=(
         Attack(
             "conftest.py fakes the grade",

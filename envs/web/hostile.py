@@ -7,7 +7,8 @@ hidden material), hostile actions are never an infrastructure failure, and answe
 
 from __future__ import annotations
 
-from prm.bench.hostile import Arena, Attack, Target, Verdict, contained, leaked
+from prm.bench.faults import kill_host_children
+from prm.bench.hostile import Arena, Attack, Fault, Target, Verdict, contained, leaked
 
 SCENARIO = "app.todo-update"
 
@@ -93,6 +94,8 @@ TARGET = Target(
         "answer": ["text"],
         "nope": ["x"],
     },
+    scenario=SCENARIO,
+    faults=(Fault("Chromium killed", kill_host_children("chromium")),),
     secrets=lambda env: [env.scenario.success.split("&&")[0].strip()] if env.scenario.success else [],
     attacks=(
         Attack("goto other origins and schemes", "network", goto_elsewhere, fast=True),

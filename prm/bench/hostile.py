@@ -29,6 +29,7 @@ attacks live in `envs/<family>/hostile.py`. `fast=True` keeps the subset that CI
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import secrets
@@ -49,7 +50,9 @@ import gymnasium as gym
 
 from prm.env import MAX_OBSERVATION_CHARS
 
-Category = Literal["resources", "network", "hidden material", "escapes", "reward hacks", "bad input"]
+Category = Literal[
+    "resources", "network", "hidden material", "escapes", "reward hacks", "bad input", "faults"
+]
 CATEGORIES: tuple[Category, ...] = (
     "resources",
     "network",
@@ -57,6 +60,7 @@ CATEGORIES: tuple[Category, ...] = (
     "escapes",
     "reward hacks",
     "bad input",
+    "faults",
 )
 STEP_LIMIT_S = 300.0
 """A hang guard, not a speed goal: far above any step's own timeout on a loaded machine."""
@@ -128,6 +132,21 @@ class Attack:
 
 
 @dataclass(frozen=True)
+class Fault:
+    """An infrastructure failure a family must survive (`prm.bench.faults`): `inject(env)` breaks, from the host,
+    what the unwrapped `env` runs on, in the middle of a rollout with `env_kwargs` and reward specs `rewards`."""
+
+    name: str
+    inject: Callable[[Any], None]
+    env_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    rewards: tuple[str, ...] = ()
+    probe: str | None = None
+    """An action played right after the fault (through the env's tools), for families whose oracle's next
+    steps might not touch what broke (e.g. an `edit` is a host-side file write)."""
+    fast: bool = False
+
+
+@dataclass(frozen=True)
 class Target:
     """What a family offers the battery (`Family.hostile = "module:TARGET"`)."""
 
@@ -142,6 +161,10 @@ class Target:
     """Tool name -> argument names, for the bad-input attacks."""
     secrets: Callable[[Any], list[str]] = lambda env: []
     """Hidden strings of the current episode (the unwrapped env after reset) that no observation may hold."""
+    scenario: str | None = None
+    """The scenario the fault rollouts play (with the family's env id)."""
+    faults: Sequence[Fault] = ()
+    """Infrastructure failures injected into a rollout (`prm.bench.faults.run_fault`)."""
 
 
 class HostCanary:
@@ -580,9 +603,11 @@ def run_battery(
     families: Sequence[str] | None = None,
     *,
     fast: bool = False,
+    faults: bool = True,
     on_result: Callable[[Result], None] | None = None,
 ) -> list[Result]:
-    """Runs the battery against each named family (default: every family that declares a target)."""
+    """Runs the battery against each named family (default: every family that declares a target), then, with
+    `faults`, the family's faults (category "faults")."""
     from prm.family import load_ref
     from prm.registration import families as declared
 
@@ -596,11 +621,28 @@ def run_battery(
     with host_fixtures() as (canary, service):
         for name in families or list(known):
             target = load_ref(known[name].hostile)
-            for result in attack_family(name, target, canary, service, fast=fast):
+            chosen = attack_family(name, target, canary, service, fast=fast)
+            if faults:
+                chosen = itertools.chain(chosen, fault_family(name, known[name].env_id, target, fast=fast))
+            for result in chosen:
                 results.append(result)
                 if on_result is not None:
                     on_result(result)
     return results
+
+
+def faults_for(target: Target, *, fast: bool = False) -> list[Fault]:
+    return [fault for fault in target.faults if fault.fast or not fast] if target.scenario else []
+
+
+def fault_family(family: str, env_id: str, target: Target, *, fast: bool = False) -> Iterator[Result]:
+    """Yields one `Result` (category "faults") per fault of the family, each in its own small rollout."""
+    from prm.bench.faults import run_fault
+
+    for fault in faults_for(target, fast=fast):
+        started = time.monotonic()
+        verdict = run_fault(env_id, target.scenario, fault)
+        yield Result(family, fault.name, "faults", verdict, time.monotonic() - started)
 
 
 def attack_family(

@@ -21,9 +21,10 @@ def bench_hostile(
         list[str] | None, typer.Option(help="family to attack (repeatable; default: every family)")
     ] = None,
     fast: Annotated[bool, typer.Option(help="only the fast subset that CI runs")] = False,
+    faults: Annotated[bool, typer.Option(help="also inject each family's faults into small rollouts")] = True,
 ) -> None:
     """Attacks every family through env.step as a misbehaving policy would: attack x family -> outcome."""
-    from prm.bench.hostile import Outcome, attacks_for, run_battery
+    from prm.bench.hostile import Outcome, attacks_for, faults_for, run_battery
     from prm.family import load_ref
     from prm.registration import families
 
@@ -35,12 +36,14 @@ def bench_hostile(
             f"no hostile target for {', '.join(unknown)}; families: {', '.join(declared)}",
             param_hint="--family",
         )
-    total = sum(len(attacks_for(load_ref(declared[name].hostile), fast=fast)) for name in chosen)
+    targets = [load_ref(declared[name].hostile) for name in chosen]
+    total = sum(len(attacks_for(t, fast=fast)) + faults * len(faults_for(t, fast=fast)) for t in targets)
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("attacks", total=total)
         results = run_battery(
             chosen,
             fast=fast,
+            faults=faults,
             on_result=lambda r: progress.update(task, advance=1, description=f"{r.family}: {r.attack}"),
         )
     table = Table("family", "category", "attack", "outcome", "s", "detail", title="prm bench hostile")
