@@ -54,6 +54,7 @@ _register_family_commands()
 from prm.cli import (  # noqa: E402, F401
     bench_agents,
     bench_hostile,
+    bench_load,
     bench_sandbox,
     bench_scale,
     episodes,
