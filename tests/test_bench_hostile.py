@@ -1,5 +1,6 @@
 """`prm bench hostile`: the fast subset of the attack battery runs against every family on every CI run (real
-Docker, Chromium and Xvfb), and the battery's verdicts are shown to fail on an env that really leaks."""
+Docker, Chromium and Xvfb), and the battery's verdicts are shown to fail on an env that really leaks; a container
+killed mid-rollout is an infrastructure failure and the rollout completes; a small load leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
+from prm.bench.faults import run_fault
 from prm.bench.hostile import (
     Attack,
     Outcome,
@@ -18,8 +20,10 @@ from prm.bench.hostile import (
     host_fixtures,
     run_battery,
 )
+from prm.bench.load import run_load
 from prm.cli import app
 from prm.env import PrmEnv
+from prm.envs.swe import hostile as swe
 from prm.registration import families
 from prm.tools import Tool, ToolResult
 
@@ -27,7 +31,7 @@ from prm.tools import Tool, ToolResult
 @pytest.mark.docker
 @pytest.mark.parametrize("family", sorted(name for name, f in families().items() if f.hostile))
 def test_the_fast_battery_finds_no_leak(family):
-    results = run_battery([family], fast=True)
+    results = run_battery([family], fast=True, faults=False)
     assert results, f"no fast attack for {family}"
     assert {r.family for r in results} == {family}
     bad = [(r.attack, r.verdict) for r in results if r.verdict.outcome in (Outcome.LEAKED, Outcome.ERROR)]
@@ -101,3 +105,19 @@ def test_prm_bench_hostile_prints_the_table_and_exits_zero_when_nothing_leaked()
     assert "0 leaked" in result.output
     unknown = CliRunner().invoke(app, ["bench", "hostile", "--family", "nope"])
     assert unknown.exit_code == 2 and "no hostile target for nope" in unknown.output
+
+
+@pytest.mark.docker
+def test_a_container_killed_mid_rollout_is_an_infra_error_and_the_rest_complete():
+    killed = next(fault for fault in swe.TARGET.faults if fault.name == "container killed")
+    verdict = run_fault("prm/swe-v0", swe.TARGET.scenario, killed, episodes=3)
+    assert verdict.outcome is Outcome.CONTAINED, verdict.detail
+    assert verdict.detail.startswith("episodes [1] flagged infra_error; rewards [1.0, None, 1.0]")
+
+
+@pytest.mark.docker
+def test_oracle_rollouts_at_4_envs_leave_nothing_behind():
+    result = run_load(["search_qa", "swe"], episodes=8, num_envs=4)
+    assert result.graded == {"search_qa": 4, "swe": 4}
+    assert result.left() == {}
+    assert result.before.fds > 0 and result.after.containers == result.before.containers

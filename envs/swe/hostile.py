@@ -202,7 +202,7 @@ def _hidden_tests(env: object) -> list[str]:
 def _make():
     from prm.envs.swe.env import SweEnv
 
-    return SweEnv(SCENARIO, sandbox="docker")
+    return SweEnv(SCENARIO, sandbox="docker", max_steps=300)  # room for the symlink race's 201 steps
 
 
 TARGET = Target(

@@ -68,7 +68,7 @@ class FaultyOracle(OracleAgent):
         return super().act(observation, info)
 
 
-def run_fault(env_id: str, scenario: str, fault: Fault, *, episodes: int = 4) -> Verdict:
+def run_fault(env_id: str, scenario: str, fault: Fault, *, episodes: int = 3) -> Verdict:
     """Plays `episodes` oracle episodes of `scenario` on 2 envs with `fault` in episode `VICTIM`; see above."""
     from prm.rollout import rollout
 
@@ -103,7 +103,7 @@ def run_fault(env_id: str, scenario: str, fault: Fault, *, episodes: int = 4) ->
     ]
     if zeros:
         return leaked(f"episodes {zeros} had an infrastructure failure and a zero reward")
-    later = [i for i in range(VICTIM + 2, episodes) if rewards[i] is None]
+    later = [i for i in range(VICTIM + 1, episodes) if rewards[i] is None]
     if later:
         return leaked(f"episodes {later}, started after the fault, were not graded")
     flagged = [i for i, t in enumerate(trajectories) if t.outcome and t.outcome.infra_error]

@@ -356,8 +356,8 @@ def cpu_spin_background(arena: Arena) -> Verdict:
     if not alive:
         return contained("the setsid spinner did not outlive its step")
     if not quota or quota[0] in ("max", "-1"):
-        return leaked(f"a setsid spinner lives on with no CPU quota ({' '.join(quota[:2])!r})")
-    return contained(f"a setsid spinner lives on, inside the sandbox's CPU quota ({' '.join(quota[:2])})")
+        return leaked(f"a setsid spinner lives on with no CPU quota ({quota[:1]})")
+    return contained(f"a setsid spinner lives on, inside the sandbox's CPU quota ({quota[0]} us per period)")
 
 
 def flood_output(arena: Arena) -> Verdict:
@@ -367,9 +367,18 @@ def flood_output(arena: Arena) -> Verdict:
     return contained(f"100 MB of output cut to {len(step.text):,} characters")
 
 
+MAX_CHANGED_FILES = 10_000
+"""More paths than this in one step's `info["changed_files"]` bloat every trajectory line and reward wrapper."""
+
+
 def many_files(arena: Arena) -> Verdict:
     created = arena.shell("mkdir -p many && cd many && seq 1000000 | xargs touch; ls -f | wc -l", timeout=300)
     changed = created.info.get("changed_files") or []
+    if len(changed) > MAX_CHANGED_FILES:
+        size_mb = len(json.dumps(changed)) / 1e6
+        return leaked(
+            f"one step's info['changed_files'] lists {len(changed):,} paths ({size_mb:.0f} MB per trajectory line)"
+        )
     return _after_shell(
         arena, created, f"a million files ({created.text.split()[:1]} listed, {len(changed):,} changed_files)"
     )
