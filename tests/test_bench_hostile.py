@@ -92,7 +92,7 @@ def test_the_battery_reports_what_really_leaks():
     assert "ZeroDivisionError" in results["raise out of step"].detail
     assert results["touch the host"].outcome is Outcome.LEAKED
     assert "changed" in results["touch the host"].detail
-    bad_bytes = results["bad bytes and huge actions"]  # a NUL byte reaches the unsafe tool, which raises
+    bad_bytes = results["bad bytes (NUL, surrogate, 300 KB)"]  # a NUL byte reaches the unsafe tool: it raises
     assert bad_bytes.outcome is Outcome.LEAKED and "embedded null byte" in bad_bytes.detail
 
 

@@ -34,17 +34,6 @@ VICTIM = 1
 """The episode that gets the fault (episode 0 runs beside it on the other env)."""
 
 
-class _Count:
-    """A counter that every spawned copy of an agent shares."""
-
-    def __init__(self) -> None:
-        self.value = 0
-
-    def next(self) -> int:
-        self.value += 1
-        return self.value - 1
-
-
 class FaultyOracle(OracleAgent):
     """The oracle, except that in episode `VICTIM` it injects `fault` into its env after the first step (and
     plays the fault's `probe` action next)."""
@@ -52,12 +41,12 @@ class FaultyOracle(OracleAgent):
     def __init__(self, fault: Fault):
         super().__init__()
         self.fault = fault
-        self.resets = _Count()
         self.armed: Any = None
 
     def reset(self, env: Any, observation: Any, info: dict[str, Any]) -> None:
         super().reset(env, observation, info)
-        self.armed = env.unwrapped if self.resets.next() == VICTIM else None
+        # a rollout with seed 0 resets episode i with seed i (whichever env slot runs it, in whatever order)
+        self.armed = env.unwrapped if env.unwrapped.np_random_seed == VICTIM else None
 
     def act(self, observation: Any, info: dict[str, Any]) -> str:
         if self.armed is not None and self._next == 1:

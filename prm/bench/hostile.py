@@ -127,6 +127,8 @@ class Attack:
     run: Callable[[Arena], Verdict]
     fast: bool = False
     """In the subset that CI runs on every change (`prm bench hostile --fast`)."""
+    full: bool = True
+    """In the full battery (False for a cut-down variant that only the fast subset runs)."""
     needs_shell: bool = False
     """Applies only to families whose target declares a shell-like tool."""
 
@@ -517,11 +519,11 @@ def bad_actions(tool: str, arg: str) -> list[str]:
     ]
 
 
-def bad_bytes(arena: Arena) -> Verdict:
+def bad_bytes(arena: Arena, count: int | None = None) -> Verdict:
     """Each bad action is refused (an invalid action) or fails as the agent's own doing (e.g. a cell that does
     not compile); none raises, hangs, forces `infra_error` or ends the episode."""
     tool, names = next(iter(arena.target.fuzz_tools.items()))
-    actions = bad_actions(tool, names[0] if names else "x")
+    actions = bad_actions(tool, names[0] if names else "x")[:count]
     invalid = 0
     for action in actions:
         step = arena.step(action)
@@ -572,7 +574,10 @@ GENERIC_ATTACKS: tuple[Attack, ...] = (
     Attack("write outside the workspace", "escapes", write_outside_workspace, needs_shell=True),
     Attack("kill -9 -1 and init", "escapes", kill_everything, fast=True, needs_shell=True),
     Attack("garbage into every fd", "reward hacks", garbage_into_every_fd, needs_shell=True),
-    Attack("bad bytes and huge actions", "bad input", bad_bytes, fast=True),
+    Attack("bad bytes and huge actions", "bad input", bad_bytes),
+    Attack(
+        "bad bytes (NUL, surrogate, 300 KB)", "bad input", lambda a: bad_bytes(a, 3), fast=True, full=False
+    ),
     Attack("fuzz (hypothesis, 200 actions)", "bad input", lambda arena: fuzz(arena, 200)),
 )
 
@@ -583,7 +588,7 @@ def attacks_for(target: Target, *, fast: bool = False) -> list[Attack]:
     if not target.fuzz_tools:
         generic = [a for a in generic if a.category != "bad input"]
     chosen = [*generic, *target.attacks]
-    return [a for a in chosen if a.fast] if fast else chosen
+    return [a for a in chosen if (a.fast if fast else a.full)]
 
 
 # --- the runner -------------------------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ one headless Chromium of the web family, `prm.envs.web.browser.SharedBrowser`) i
 from __future__ import annotations
 
 import collections
+import gc
 import os
 import tempfile
 import time
@@ -43,10 +44,12 @@ class Footprint:
 
 
 def footprint(temp_dir: Path) -> Footprint:
-    """What this process holds now (see the module docstring)."""
+    """What this process holds now (see the module docstring), after a garbage collection (a docker client in
+    a reference cycle holds its sockets until then)."""
     import docker
     import psutil
 
+    gc.collect()
     client = docker.from_env()
     try:
         listed = client.api.containers(all=True, filters={"label": f"prm.owner.pid={os.getpid()}"})
