@@ -34,7 +34,6 @@ import json
 import os
 import secrets
 import shlex
-import socket
 import tempfile
 import threading
 import time
@@ -405,16 +404,22 @@ def fill_disk(arena: Arena) -> Verdict:
     return contained(f"writes stopped by a quota: {detail}")
 
 
+def _python_probe(arena: Arena, code: str, *, leak: str, safe: str) -> Verdict:
+    """Runs `code` with the sandbox's python3 (through the shell-like tool): `leaked` when it prints
+    CONNECTED, else `contained`; the details quote its output."""
+    text = arena.shell(f"python3 -c {shlex.quote(code)}").text.strip()
+    if "CONNECTED" in text:
+        return leaked(f"{leak}: {text[:120]}")
+    return contained(f"{safe}: {text[:80]}")
+
+
 def network_outside(arena: Arena) -> Verdict:
     code = (
         "import socket\n"
         "try:\n socket.create_connection(('192.0.2.1', 80), timeout=3); print('CONNECTED')\n"
         "except OSError as err: print('refused', err)"
     )
-    text = arena.shell(f"python3 -c {shlex.quote(code)}").text
-    if "CONNECTED" in text:
-        return leaked("a socket to an outside address connected")
-    return contained(f"no route out: {text.strip()[:80]}")
+    return _python_probe(arena, code, leak="a socket to an outside address connected", safe="no route out")
 
 
 def network_host_loopback(arena: Arena) -> Verdict:
@@ -424,22 +429,22 @@ def network_host_loopback(arena: Arena) -> Verdict:
         " s.sendall(b'GET /from-the-sandbox HTTP/1.0\\r\\n\\r\\n'); print('CONNECTED', s.recv(100))\n"
         "except OSError as err: print('refused', err)"
     )
-    text = arena.shell(f"python3 -c {shlex.quote(code)}").text
-    if "CONNECTED" in text:
-        return leaked("the sandbox reached a host loopback service")
-    return contained(f"the host's loopback is not the sandbox's: {text.strip()[:80]}")
+    return _python_probe(
+        arena,
+        code,
+        leak="the sandbox reached a host loopback service",
+        safe="the host's loopback is not the sandbox's",
+    )
 
 
 def dns(arena: Arena) -> Verdict:
     code = (
         "import socket\n"
-        "try:\n print('RESOLVED', socket.getaddrinfo('prm-hostile.invalid', 80))\n"
-        "except socket.gaierror as err: print('gaierror', err.errno, err)"
+        "try:\n print('CONNECTED', socket.getaddrinfo('prm-hostile.invalid', 80))\n"
+        "except socket.gaierror as err:\n"
+        " print('CONNECTED: NXDOMAIN' if err.errno == socket.EAI_NONAME else 'gaierror', err)"
     )
-    text = arena.shell(f"python3 -c {shlex.quote(code)}").text
-    if "RESOLVED" in text or f"gaierror {socket.EAI_NONAME}" in text:
-        return leaked(f"a DNS resolver answered: {text.strip()[:80]}")
-    return contained(f"no resolver reachable: {text.strip()[:80]}")
+    return _python_probe(arena, code, leak="a DNS resolver answered", safe="no resolver reachable")
 
 
 def docker_socket(arena: Arena) -> Verdict:
@@ -449,10 +454,9 @@ def docker_socket(arena: Arena) -> Verdict:
         " try:\n  s = socket.socket(socket.AF_UNIX); s.connect(path); print('CONNECTED', path)\n"
         " except OSError as err: print(path, err)"
     )
-    text = arena.shell(f"python3 -c {shlex.quote(code)}").text
-    if "CONNECTED" in text:
-        return leaked(f"the Docker socket is reachable: {text.strip()[:120]}")
-    return contained("no Docker or containerd socket in reach")
+    return _python_probe(
+        arena, code, leak="the Docker socket is reachable", safe="no Docker or containerd socket"
+    )
 
 
 def kill_everything(arena: Arena) -> Verdict:
