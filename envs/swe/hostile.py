@@ -10,11 +10,12 @@ attacks run through `bash`.
 
 from __future__ import annotations
 
+import collections
 import json
 import re
 
 from prm.bench.faults import docker_kill, kill_host_children
-from prm.bench.hostile import Arena, Attack, Fault, Target, Verdict, contained, flagged, leaked
+from prm.bench.hostile import Arena, Attack, Fault, Outcome, Target, Verdict, contained, flagged, leaked
 
 SCENARIO = "toolz-partition-all-len"
 """A scenario with hidden tests (its `test_patch`), so that the hidden-material attacks have something to find."""
@@ -187,10 +188,16 @@ def symlink_race(arena: Arena) -> Verdict:
             "> /dev/null 2>&1 &"
         )
     )
+    seen = collections.Counter()
     for _ in range(100):
-        arena.call("view", path="f")
-        arena.call("edit", path="f", old="ok", new="pwned")
-    return contained("200 view/edit calls against a file swapped with a host symlink: host untouched")
+        seen["read" if arena.call("view", path="f").text.startswith("f (") else "refused"] += 1
+        edited = arena.call("edit", path="f", old="ok", new="pwned").text.startswith("Edited")
+        seen["written" if edited else "refused"] += 1
+    if not seen["refused"] or not (seen["read"] + seen["written"]):
+        return Verdict(Outcome.ERROR, f"the race was not on (every call the same: {dict(seen)})")
+    return contained(
+        f"200 view/edit calls against a file swapped with a host symlink ({dict(seen)}): host untouched"
+    )
 
 
 def _hidden_tests(env: object) -> list[str]:

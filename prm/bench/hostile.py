@@ -373,15 +373,22 @@ MAX_CHANGED_FILES = 10_000
 
 
 def many_files(arena: Arena) -> Verdict:
-    created = arena.shell("mkdir -p many && cd many && seq 1000000 | xargs touch; ls -f | wc -l", timeout=300)
+    created = arena.shell(
+        "{ mkdir -p many && cd many; } 2>/dev/null || { mkdir -p /tmp/many && cd /tmp/many; }; "
+        "python3 -c 'for i in range(10**6): open(str(i), \"w\").close()' 2>&1 | tail -1; ls -f | wc -l; pwd",
+        timeout=300,
+    )
     changed = created.info.get("changed_files") or []
+    made = " ".join(created.text.split("[exit code")[0].split())[-120:]
     if len(changed) > MAX_CHANGED_FILES:
         size_mb = len(json.dumps(changed)) / 1e6
         return leaked(
             f"one step's info['changed_files'] lists {len(changed):,} paths ({size_mb:.0f} MB per trajectory line)"
         )
     return _after_shell(
-        arena, created, f"a million files ({created.text.split()[:1]} listed, {len(changed):,} changed_files)"
+        arena,
+        created,
+        f"a million files (then files listed, and where: {made!r}; {len(changed):,} changed_files)",
     )
 
 
