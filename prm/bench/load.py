@@ -30,9 +30,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-SHARED_BY_DESIGN = ("chromium", "chrome_crashpad", "node")
+SHARED_BY_DESIGN = ("chromium", "chrome_crashpad", "node", "node-MainThread")
 """Process names that live as long as the process by design: the web family's one shared browser (Chromium,
 its crash handler, and Playwright's driver)."""
+SHARED_TEMP_PREFIXES = ("org.chromium.Chromium.", "playwright")
+"""Temporary directories of that shared browser (its profile and Playwright's artifacts), gone with it."""
 
 
 @dataclass(frozen=True)
@@ -85,20 +87,27 @@ class LoadResult:
         left: dict[str, object] = {
             "containers": sorted(self.after.containers - self.before.containers),
             "processes": {n: c for n, c in extra.items() if n not in SHARED_BY_DESIGN},
-            "temp files": sorted(self.after.temp_entries - self.before.temp_entries),
+            "temp files": [name for name in self._new_temp() if not name.startswith(SHARED_TEMP_PREFIXES)],
         }
         if self.after.fds > self.before.fds + self.shared_fds():
             left["fds"] = self.after.fds - self.before.fds
         return {name: value for name, value in left.items() if value}
 
+    def _new_temp(self) -> list[str]:
+        return sorted(self.after.temp_entries - self.before.temp_entries)
+
     def shared(self) -> dict[str, int]:
-        """Processes started during the run that are shared by design (see `SHARED_BY_DESIGN`)."""
+        """Processes and temporary directories new since the start that are shared by design (the one browser
+        of the process: `SHARED_BY_DESIGN`, `SHARED_TEMP_PREFIXES`)."""
         extra = self.after.processes - self.before.processes
-        return {n: c for n, c in extra.items() if n in SHARED_BY_DESIGN}
+        shared = {n: c for n, c in extra.items() if n in SHARED_BY_DESIGN}
+        temp = [name for name in self._new_temp() if name.startswith(SHARED_TEMP_PREFIXES)]
+        return shared | ({"temp dirs": len(temp)} if temp else {})
 
     def shared_fds(self) -> int:
         """Descriptors the shared browser's connection holds (its pipes): a few per shared process."""
-        return 4 * sum(self.shared().values())
+        extra = self.after.processes - self.before.processes
+        return 4 * sum(c for n, c in extra.items() if n in SHARED_BY_DESIGN)
 
 
 @contextmanager

@@ -42,7 +42,7 @@ def bench_load(
         f"temp files {len(before.temp_entries)} -> {len(after.temp_entries)}, fds {before.fds} -> {after.fds}"
     )
     if result.shared():
-        console.print(f"shared by design (one per process): {result.shared()}")
+        console.print(f"shared by design (the one browser of the process): {result.shared()}")
     left = result.left()
     console.print(f"left behind: {left or 'nothing'}")
     if left:
