@@ -52,15 +52,6 @@ from prm.env import MAX_OBSERVATION_CHARS
 Category = Literal[
     "resources", "network", "hidden material", "escapes", "reward hacks", "bad input", "faults"
 ]
-CATEGORIES: tuple[Category, ...] = (
-    "resources",
-    "network",
-    "hidden material",
-    "escapes",
-    "reward hacks",
-    "bad input",
-    "faults",
-)
 STEP_LIMIT_S = 300.0
 """A hang guard, not a speed goal: far above any step's own timeout on a loaded machine."""
 OBSERVATION_LIMIT = MAX_OBSERVATION_CHARS + 1_000
@@ -176,9 +167,14 @@ class HostCanary:
         self._dir = tempfile.TemporaryDirectory(prefix="prm-hostile-")
         self.path = Path(self._dir.name) / "host-secret.txt"
         self.content = f"prm-host-canary-{secrets.token_hex(16)}"
+        self.restore()
+        self._stat = self.path.stat()
+
+    def restore(self) -> None:
+        """(Re)writes the canary file, e.g. after an attack changed it."""
+        self.path.unlink(missing_ok=True)
         self.path.write_text(self.content + "\n")
         os.chmod(self.path, 0o600)
-        self._stat = self.path.stat()
 
     def problem(self) -> str | None:
         """What an attack did to the canary, or None."""
@@ -675,7 +671,6 @@ def attack_family(
 ) -> Iterator[Result]:
     """Yields one `Result` per attack on one env of the family (made once, reset before each attack)."""
     attacks = attacks_for(target, fast=fast)
-    started = time.monotonic()
     try:
         env = target.make()
     except Exception as err:  # the battery cannot tell: every attack is an error naming why
@@ -716,9 +711,11 @@ def _run_attack(
         verdict = _error("the attack's own code failed", err)
     problem = canary.problem()
     if problem is not None:
+        canary.restore()  # so that the next attack is judged on its own
         return leaked(problem)
     if service.hits:
-        return leaked(f"the host loopback service was reached: {service.hits[:3]}")
+        hits, service.hits[:] = service.hits[:3], []
+        return leaked(f"the host loopback service was reached: {hits}")
     return verdict
 
 
