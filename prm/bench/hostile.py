@@ -47,7 +47,7 @@ from typing import Any, Literal, NamedTuple
 
 import gymnasium as gym
 
-from prm.env import MAX_OBSERVATION_CHARS
+from prm.env import MAX_CHANGED_FILES, MAX_OBSERVATION_CHARS
 
 Category = Literal[
     "resources", "network", "hidden material", "escapes", "reward hacks", "bad input", "faults"
@@ -364,10 +364,6 @@ def flood_output(arena: Arena) -> Verdict:
     return contained(f"100 MB of output cut to {len(step.text):,} characters")
 
 
-MAX_CHANGED_FILES = 10_000
-"""More paths than this in one step's `info["changed_files"]` bloat every trajectory line and reward wrapper."""
-
-
 def many_files(arena: Arena) -> Verdict:
     created = arena.shell(
         "{ mkdir -p many && cd many; } 2>/dev/null || { mkdir -p /tmp/many && cd /tmp/many; }; "
@@ -380,6 +376,11 @@ def many_files(arena: Arena) -> Verdict:
         size_mb = len(json.dumps(changed)) / 1e6
         return leaked(
             f"one step's info['changed_files'] lists {len(changed):,} paths ({size_mb:.0f} MB per trajectory line)"
+        )
+    if created.info.get("changed_files_cut"):
+        return flagged(
+            f"a million files: changed_files cut to {len(changed):,} paths, "
+            f"changed_files_cut={created.info['changed_files_cut']:,} ({made!r})"
         )
     return _after_shell(
         arena,
