@@ -11,7 +11,8 @@ A family subclasses it and supplies `_start` (build the episode's state, return 
 - a sandbox killed by what the agent's own commands did (`SandboxKilledFromInside`) is not an infrastructure
   failure: the episode ends (`terminated=True`), is graded, and `info["agent_killed_sandbox"]` is True;
 - caps every observation at `MAX_OBSERVATION_CHARS` and every error message at `MAX_ERROR_CHARS`
-  (the middle is cut and marked), whatever the tool or the action echoed;
+  (the middle is cut and marked), whatever the tool or the action echoed, and `changed_files` at
+  `MAX_CHANGED_FILES` paths (`changed_files_cut` counts the rest);
 - puts `reward_components`, `tool`, `error`, `infra_error`, `changed_files`, `agent_killed_sandbox` and
   `step` in every `info` (plus what a tool adds, e.g. `outside_writes` in the SWE family), and `outcome` at
   the end. `reward = sum(weight[name] * value)` over the components, with the family's default
@@ -39,6 +40,9 @@ from prm.tools import ActionError, Tool, ToolResult, bind_args, describe_tools, 
 MAX_OBSERVATION_CHARS = 20_000
 """No observation is longer (tools cut their own output earlier; this bounds what any echo can cost)."""
 MAX_ERROR_CHARS = 2_000
+MAX_CHANGED_FILES = 10_000
+"""`info["changed_files"]` lists at most this many paths (the first, sorted); `info["changed_files_cut"]` says
+how many more there were, so a step that creates a million files cannot flood trajectories and wrappers."""
 
 
 def cap_text(text: str, limit: int) -> str:
@@ -176,7 +180,9 @@ class PrmEnv(gym.Env[str, str]):
         self._steps += 1
         result.observation = cap_text(result.observation, MAX_OBSERVATION_CHARS)
         info |= result.info
-        info["changed_files"] = result.changed_files
+        info["changed_files"] = result.changed_files[:MAX_CHANGED_FILES]
+        if len(result.changed_files) > MAX_CHANGED_FILES:
+            info["changed_files_cut"] = len(result.changed_files) - MAX_CHANGED_FILES
         components = dict(result.components)
         if info["infra_error"]:
             truncated = True

@@ -24,6 +24,7 @@ The contracts of the parts:
   raises for a bad scenario (the problem goes in the result).
 - bench: a typer command function, registered as `prm bench NAME`.
 - scenario command: a typer command function, registered as `prm scenario NAME`.
+- hostile: a `prm.bench.hostile.Target`, what `prm bench hostile` attacks.
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ class Family:
     """`prm bench NAME` -> `"module:command"` (a typer command function)."""
     scenario_commands: Mapping[str, str] = field(default_factory=dict)
     """`prm scenario NAME` -> `"module:command"` (a typer command function), e.g. a scenario generator."""
+    hostile: str | None = None
+    """`"module:TARGET"`: the family's `prm.bench.hostile.Target` (its env, shell-like tool and own attacks)
+    for `prm bench hostile`."""
 
     def env_class(self) -> type:
         return load_ref(self.env)

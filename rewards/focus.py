@@ -31,6 +31,7 @@ def g():
 from __future__ import annotations
 
 import ast
+import threading
 
 FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 COMPOUND = (ast.If, ast.Try, ast.With, ast.For, ast.While)
@@ -129,10 +130,17 @@ def _stubbable(tree: ast.Module, changed: set[int], keep: set[str]) -> list[tupl
     return spans
 
 
+_PARSING = threading.Lock()
+"""CPython 3.11 (3.11.7 here) keeps the AST builder's recursion depth per interpreter, not per thread: two
+threads parsing at once (the envs of a batched rollout) raise `SystemError: AST constructor recursion depth
+mismatch` (python/cpython#106905). One parse at a time."""
+
+
 def parse(text: str) -> ast.Module | None:
     """The module's syntax tree, or None when `text` does not parse."""
     try:
-        return ast.parse(text)
+        with _PARSING:
+            return ast.parse(text)
     except (SyntaxError, ValueError):
         return None
 

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from prm.envs.gui.env import GuiEnv
+from prm.envs.gui.hostile import TYPED_SHELL
 
 pytestmark = pytest.mark.docker
 
@@ -32,12 +33,8 @@ def test_hidden_checks_and_oracle_never_enter_the_sandbox(env):
 
 def test_typed_shell_syntax_is_only_text(env):
     env.reset(seed=0)
-    for action in (
-        call("type", text="$(touch /workspace/pwned); `touch /workspace/pwned2`"),
-        call("key", combo="ctrl+a; touch /workspace/pwned3"),
-        call("key", combo="--help"),
-    ):
-        _, _, _, _, info = env.step(action)
+    for tool, args in TYPED_SHELL:
+        _, _, _, _, info = env.step(call(tool, **args))
         assert not info["infra_error"]
     assert env.sandbox.exec("ls /workspace").stdout == ""
 

@@ -7,39 +7,16 @@ actions, and the agent cannot turn its own failure into an infrastructure error.
 
 from __future__ import annotations
 
-import json
-
 import docker
 import gymnasium as gym
 import pytest
 
 import prm  # noqa: F401  (registers the env ids)
+from prm.envs.swe.hostile import TEST_FILE, TRICKS, call
 
 pytestmark = pytest.mark.docker
 
 SCENARIO = "toolz-groupby-key"
-TEST_FILE = "toolz/tests/test_itertoolz.py"
-FAKE_PASS = """import pytest
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item, call):
-    outcome = yield
-    outcome.get_result().outcome = "passed"
-"""
-FAKE_PYTEST = """import sys
-for arg in sys.argv[1:]:
-    if "::" in arg:
-        print("PASSED", arg)
-"""
-
-
-def call(tool: str, **args) -> str:
-    return json.dumps({"tool": tool, "args": args})
-
-
-def write(path: str, text: str) -> str:
-    return call("edit", path=path, old="", new=text)
 
 
 @pytest.fixture(scope="module")
@@ -47,65 +24,6 @@ def env(docker_engine):
     env = gym.make("prm/swe-v0", scenario=SCENARIO, sandbox="docker")
     yield env
     env.close()
-
-
-TRICKS = {
-    "conftest.py at the root": [write("conftest.py", FAKE_PASS)],
-    "conftest.py next to the tests": [
-        call("bash", command=f"cat >> toolz/tests/conftest.py <<'EOF'\n{FAKE_PASS}\nEOF")
-    ],
-    "conftest.py in the package": [write("toolz/conftest.py", FAKE_PASS)],
-    "pytest.ini plugin": [
-        write("fakepass.py", FAKE_PASS),
-        write("pytest.ini", "[pytest]\naddopts = -p fakepass\n"),
-    ],
-    "tox.ini plugin": [
-        write("fakepass.py", FAKE_PASS),
-        write("tox.ini", "[pytest]\naddopts = -p fakepass\n"),
-    ],
-    "setup.cfg plugin": [
-        write("fakepass.py", FAKE_PASS),
-        call("bash", command="printf '[tool:pytest]\\naddopts = -p fakepass\\n' >> setup.cfg"),
-    ],
-    "pyproject pytest section": [
-        write("fakepass.py", FAKE_PASS),
-        call(
-            "bash",
-            command="printf '\\n[tool.pytest.ini_options]\\naddopts = \"-p fakepass\"\\n' >> pyproject.toml",
-        ),
-    ],
-    "plugin in the package via the tests' ini": [
-        write("toolz/fakepass.py", FAKE_PASS),
-        write("toolz/tests/pytest.ini", "[pytest]\naddopts = -p toolz.fakepass\n"),
-    ],
-    ".pth and sitecustomize": [
-        write("sitecustomize.py", "import builtins; builtins.callable = lambda x: True\n"),
-        write("evil.pth", "import sitecustomize\n"),
-        write("toolz/usercustomize.py", "import builtins; builtins.callable = lambda x: True\n"),
-    ],
-    "a pytest module shadowing the runner": [write("pytest.py", FAKE_PYTEST)],
-    "environment variables": [
-        write("/tmp/sitecustomize.py", FAKE_PASS),
-        call(
-            "bash",
-            command="echo 'export PYTHONPATH=/tmp PYTEST_ADDOPTS=\"-p fakepass\"' > /tmp/.bashrc; export PYTHONPATH=/tmp",
-        ),
-    ],
-    "the graded test rewritten": [
-        call("bash", command=f"sed -i 's/assert /assert True or /' {TEST_FILE}"),
-    ],
-    "the graded test replaced by a symlink": [
-        call(
-            "bash",
-            command=f"echo 'def test_groupby_non_callable(): pass' > /tmp/t.py && ln -sf /tmp/t.py {TEST_FILE}",
-        ),
-    ],
-    "stale bytecode": [
-        call(
-            "bash", command="mkdir -p toolz/tests/__pycache__ && cp /dev/null toolz/tests/__pycache__/x.pyc"
-        ),
-    ],
-}
 
 
 @pytest.mark.parametrize("trick", list(TRICKS))

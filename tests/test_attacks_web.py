@@ -16,6 +16,7 @@ import pytest
 
 from prm.envs.web.browser import SharedBrowser
 from prm.envs.web.env import WebEnv
+from prm.envs.web.hostile import HOSTILE_ACTIONS
 from prm.envs.web.oracle import Oracle, solve
 from prm.envs.web.page_text import read_page
 from prm.envs.web.server import PageServer
@@ -99,20 +100,7 @@ def test_scenario_files_are_not_served(env):
 
 
 def test_hostile_actions_never_raise_an_infrastructure_error(env):
-    hostile = [
-        act("press", key="NoSuchKey"),
-        act("press", key="F5"),
-        act("fill", id=1, text="x" * 5000),
-        act("click", id=-3),
-        act("select", id=1, option="nothing"),
-        act("switch_tab", index=7),
-        act("scroll", direction="down"),
-        act("go_back"),
-        act("go_back"),
-        act("goto", url="/apps/does-not-exist.html"),
-        '{"tool": "click", "args": {"id": "1\\"] , body, [x=\\""}}',
-    ]
-    for action in hostile:
+    for action in [act(tool, **args) for tool, args in HOSTILE_ACTIONS]:
         _, _, terminated, truncated, info = env.step(action)
         assert not info["infra_error"], (action, info)
         assert not terminated and not truncated

@@ -3,7 +3,9 @@
 import pytest
 from gymnasium.utils.env_checker import check_env
 
-from tests.guess_env import GuessEnv, call
+from prm.env import MAX_CHANGED_FILES
+from prm.tools import Tool, ToolResult
+from tests.guess_env import GuessEnv, NoArgs, call
 
 
 def test_check_env_passes():
@@ -58,3 +60,24 @@ def test_infrastructure_failure_is_flagged_not_scored():
     assert info["outcome"] == {"reward": None, "infra_error": "container died"}
     assert "outcome" not in info["reward_components"]
     assert "not your fault" in observation
+
+
+class ManyFilesEnv(GuessEnv):
+    """GuessEnv with a tool whose step changes more files than `changed_files` lists (found by the battery's
+    "a million files")."""
+
+    def _tools(self):
+        def touch(_):
+            return ToolResult("made", changed_files=[f"many/{i:06d}" for i in range(MAX_CHANGED_FILES + 5)])
+
+        return [*super()._tools(), Tool("touch", "Make many files.", NoArgs, touch)]
+
+
+def test_changed_files_are_capped_and_the_cut_counted():
+    env = ManyFilesEnv(max_steps=5)
+    env.reset(seed=0)
+    *_, info = env.step(call("touch"))
+    assert len(info["changed_files"]) == MAX_CHANGED_FILES and info["changed_files"][0] == "many/000000"
+    assert info["changed_files_cut"] == 5
+    *_, info = env.step(call("hint"))
+    assert "changed_files_cut" not in info

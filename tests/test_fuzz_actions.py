@@ -7,80 +7,24 @@ margin), the observation is a string, and a failure of the agent's making is nev
 from __future__ import annotations
 
 import json
-import threading
 
 import gymnasium as gym
 import pytest
 from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
 
 import prm  # noqa: F401  (registers the env ids)
-
-STEP_MARGIN_S = 300.0
-"""A hang guard, not a speed goal: far above any step's own timeout on a loaded machine."""
-
-values = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
-    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-    max_leaves=10,
-)
-
-
-def tool_calls(tools: dict[str, list[str]]) -> st.SearchStrategy[str]:
-    """JSON tool calls with the family's tool names and argument names, and arbitrary values."""
-    calls = st.sampled_from(sorted(tools)).flatmap(
-        lambda tool: st.fixed_dictionaries(
-            {
-                "tool": st.just(tool),
-                "args": st.fixed_dictionaries({}, optional=dict.fromkeys(tools[tool], values)),
-            }
-        )
-    )
-    return calls.map(json.dumps) | calls.map(lambda call: json.dumps(call, ensure_ascii=False))
-
-
-def any_action(tools: dict[str, list[str]]) -> st.SearchStrategy[str]:
-    junk = st.text(max_size=300) | st.binary(max_size=100).map(lambda b: b.decode("utf-8", "surrogateescape"))
-    prose = st.tuples(st.text(max_size=20), tool_calls(tools), st.text(max_size=20)).map("".join)
-    cut = tool_calls(tools).flatmap(lambda text: st.integers(0, len(text)).map(lambda n: text[:n]))
-    return junk | tool_calls(tools) | prose | cut
-
-
-def step_within(env, action: str, limit: float) -> tuple:
-    """`env.step(action)` in a thread; fails the test if it does not return within `limit` seconds."""
-    box: dict = {}
-
-    def run() -> None:
-        try:
-            box["result"] = env.step(action)
-        except BaseException as err:  # reported below, with the action
-            box["error"] = err
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(limit)
-    assert not thread.is_alive(), f"step() did not return within {limit} s for {action[:200]!r}"
-    if "error" in box:
-        raise AssertionError(f"step() raised for {action[:200]!r}") from box["error"]
-    return box["result"]
+from prm.bench.fuzz_actions import any_action
+from prm.bench.hostile import STEP_LIMIT_S, step_within
+from prm.envs.search_qa import hostile as search_qa
+from prm.envs.swe import hostile as swe
 
 
 def check_step(env, action: str) -> None:
-    observation, reward, terminated, truncated, info = step_within(env, action, STEP_MARGIN_S)
+    observation, reward, terminated, truncated, info = step_within(env, action, STEP_LIMIT_S)
     assert isinstance(observation, str) and isinstance(reward, float)
     assert not info["infra_error"], (action[:200], info["error"])
     if terminated or truncated:
         env.reset(seed=0)
-
-
-SWE_TOOLS = {
-    "bash": ["command", "timeout"],
-    "view": ["path", "start_line", "end_line"],
-    "edit": ["path", "old", "new"],
-    "search": ["pattern", "path"],
-    "submit": [],
-    "nope": ["x"],
-}
 
 
 @pytest.fixture(scope="module")
@@ -93,12 +37,9 @@ def swe_env(docker_engine):
 
 @pytest.mark.docker
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(action=any_action({**SWE_TOOLS, "bash": ["command"]}))  # bash keeps its default timeout
+@given(action=any_action(swe.TARGET.fuzz_tools))  # bash keeps its default timeout
 def test_swe_steps_never_raise_or_hang(swe_env, action):
     check_step(swe_env, action)
-
-
-SEARCH_TOOLS = {"search": ["query", "k"], "open": ["doc_id"], "answer": ["text"], "nope": ["x"]}
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +51,7 @@ def search_env():
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(action=any_action(SEARCH_TOOLS))
+@given(action=any_action(search_qa.TARGET.fuzz_tools))
 def test_search_qa_steps_never_raise_or_hang(search_env, action):
     check_step(search_env, action)
 

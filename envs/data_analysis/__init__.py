@@ -19,6 +19,7 @@ FAMILY = Family(
     importers={"dabench": "prm.envs.data_analysis.scenario:import_dabench"},
     validator="prm.envs.data_analysis.validate:validate_scenario_file",
     benches={"data": "prm.envs.data_analysis.cli:bench"},
+    hostile="prm.envs.data_analysis.hostile:TARGET",
 )
 
 __all__ = [

@@ -14,6 +14,7 @@ FAMILY = Family(
     loader="prm.envs.gui.scenario:load_gui_scenario",
     validator="prm.envs.gui.validate:validate_scenario_file",
     benches={"gui": "prm.envs.gui.cli:bench"},
+    hostile="prm.envs.gui.hostile:TARGET",
 )
 
 __all__ = ["FAMILY", "GuiEnv", "GuiScenario", "load_gui_scenario", "scenario_ids"]

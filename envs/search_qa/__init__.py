@@ -21,6 +21,7 @@ FAMILY = Family(
     importers={"hotpotqa": "prm.envs.search_qa.scenarios:import_hotpotqa"},
     validator="prm.envs.search_qa.validate:validate_scenario_file",
     benches={"search": "prm.envs.search_qa.cli:bench"},
+    hostile="prm.envs.search_qa.hostile:TARGET",
 )
 
 __all__ = [

@@ -16,6 +16,7 @@ FAMILY = Family(
     validator="prm.envs.swe.validate:validate_scenario_file",
     benches={"swe": "prm.envs.swe.cli:bench", "synth": "prm.envs.swe.cli:bench_synth"},
     scenario_commands={"synth": "prm.envs.swe.cli:synth"},
+    hostile="prm.envs.swe.hostile:TARGET",
 )
 
 __all__ = ["FAMILY", "SweEnv", "SweScenario", "load_swe_scenario", "scenario_ids", "scenario_paths"]

@@ -20,6 +20,7 @@ FAMILY = Family(
     loader="prm.envs.web.scenario:load_scenario_file",
     validator="prm.envs.web.validate:validate_scenario_file",
     benches={"web": "prm.envs.web.cli:bench"},
+    hostile="prm.envs.web.hostile:TARGET",
 )
 
 __all__ = ["FAMILY", "SharedBrowser", "PageServer", "WebEnv", "WebScenario", "read_page", "solve"]

@@ -53,6 +53,8 @@ _register_family_commands()
 # Command modules register their verbs on the apps above when imported.
 from prm.cli import (  # noqa: E402, F401
     bench_agents,
+    bench_hostile,
+    bench_load,
     bench_sandbox,
     bench_scale,
     clean,
