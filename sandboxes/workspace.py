@@ -57,7 +57,8 @@ _FICLONE = 0x40049409
 
 def copy_tree(src: Path, dst: Path) -> None:
     """Copy the contents of `src` into the existing directory `dst`, keeping modes, owners, times and symlinks
-    (as symlinks), like `cp -a`, without ever following a symlink on either side.
+    (as symlinks) of every entry and of `src` itself, like `cp -a src/. dst`, without ever following a symlink
+    on either side.
 
     Either tree may be the agent's, changing while it is copied: every entry is opened relative to its
     parent's descriptor with `O_NOFOLLOW`, so a directory swapped for a symlink to a host path mid-copy is
@@ -78,6 +79,7 @@ def copy_tree(src: Path, dst: Path) -> None:
         dst_fd = os.open(dst, _DIR_FLAGS)
         try:
             _copy_dir(src_fd, dst_fd, 0)
+            _copy_meta(os.fstat(src_fd), dst_fd)  # the root's too, as `cp -a src/. dst` does
         finally:
             os.close(dst_fd)
     except OSError as err:
