@@ -11,13 +11,14 @@ import pytest
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
-from prm.bench.faults import GENERIC_FAULTS, judge, run_fault
+from prm.bench.faults import GENERIC_FAULTS, engine_process, judge, run_fault
 from prm.bench.hostile import (
     Attack,
     Outcome,
     Target,
     attack_family,
     contained,
+    faults_for,
     host_fixtures,
     run_battery,
 )
@@ -158,6 +159,17 @@ def test_the_fault_verdict_fails_on_a_zero_an_unflagged_victim_or_an_episode_lef
     assert "zero reward" in judge([graded, _ended(0.0, True), graded]).detail
     assert "were not graded" in judge([graded, lost, lost]).detail
     assert "not flagged infra_error" in judge([graded, lost, graded], stays_down=True).detail
+
+
+@pytest.mark.docker
+def test_the_engine_restart_is_opt_in_and_aims_at_the_engine_the_client_uses(monkeypatch):
+    names = [fault.name for fault in faults_for(swe.TARGET)]
+    assert "Docker engine restarted" not in names and "container killed" in names
+    assert "Docker engine restarted" in [f.name for f in faults_for(swe.TARGET, engine_restart=True)]
+    assert engine_process().name() == "dockerd"  # found, not touched
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nowhere/prm-no-such-engine.sock")
+    with pytest.raises(RuntimeError, match="0 dockerd processes serve /nowhere/prm-no-such-engine.sock"):
+        engine_process()
 
 
 @pytest.mark.docker

@@ -26,6 +26,7 @@ and `leaked` otherwise. `error` when the rollout itself raised.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 import time
@@ -257,26 +258,43 @@ def engine_restart(probe: str | None = None) -> Fault:
     return Fault("Docker engine restarted", restart_engine, probe=probe, disturbs_others=True)
 
 
+def engine_process() -> Any:
+    """The `dockerd` process that the docker client talks to: the one serving `$DOCKER_HOST` (its socket path
+    on the command line) when that is set, else the one with no `-H`/`--host` (the default socket)."""
+    import psutil
+
+    host = os.environ.get("DOCKER_HOST", "").removeprefix("unix://")
+    engines = [p for p in psutil.process_iter(["name", "cmdline"]) if p.info["name"] == "dockerd"]
+    serving = [
+        p
+        for p in engines
+        if (
+            any(host in arg for arg in p.info["cmdline"])
+            if host
+            else not any(arg.startswith(("-H", "--host")) for arg in p.info["cmdline"])
+        )
+    ]
+    if len(serving) != 1:
+        raise RuntimeError(
+            f"{len(serving)} dockerd processes serve {host or 'the default socket'} (of {len(engines)} in all)"
+        )
+    return serving[0]
+
+
 def restart_engine(env: Any) -> None:
     """Stops the Docker engine (SIGTERM to `dockerd`, as a restart or an upgrade does) and starts it again the
-    way `scripts/setup.sh` does (`dockerd --bridge=none --iptables=false`, log in /tmp/prm-dockerd.log),
-    waiting until it answers. It disturbs every user of the engine: opt-in only (`--engine-restart`)."""
+    way `scripts/setup.sh` does (the same command line, `dockerd --bridge=none --iptables=false` there, in a new
+    session, log in /tmp/prm-dockerd.log), waiting until it answers. It disturbs every user of the engine:
+    opt-in only (`--engine-restart`)."""
     import docker
     import psutil
 
-    engines = [p for p in psutil.process_iter(["name"]) if p.info["name"] == "dockerd"]
-    if not engines:
-        raise RuntimeError("no dockerd process on this machine to restart")
-    for engine in engines:
-        engine.terminate()
-    psutil.wait_procs(engines, timeout=ENGINE_START_S)
+    engine = engine_process()
+    command = engine.cmdline()
+    engine.terminate()
+    psutil.wait_procs([engine], timeout=ENGINE_START_S)
     with open("/tmp/prm-dockerd.log", "ab") as log:
-        subprocess.Popen(
-            ["dockerd", "--bridge=none", "--iptables=false"],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + ENGINE_START_S
     while True:
         try:
