@@ -47,6 +47,8 @@ VICTIM = 1
 """The episode that gets the fault (episode 0 runs beside it on the other env)."""
 ENGINE_START_S = 120.0
 """How long a restarted Docker engine may take to answer (a hang guard on a loaded machine)."""
+ENGINE_LOG = "/tmp/prm-dockerd.log"
+"""Where a restarted engine logs (where `scripts/setup.sh` has it log)."""
 
 
 @dataclass
@@ -284,7 +286,7 @@ def engine_process() -> Any:
 def restart_engine(env: Any) -> None:
     """Stops the Docker engine (SIGTERM to `dockerd`, as a restart or an upgrade does) and starts it again the
     way `scripts/setup.sh` does (the same command line, `dockerd --bridge=none --iptables=false` there, in a new
-    session, log in /tmp/prm-dockerd.log), waiting until it answers. It disturbs every user of the engine:
+    session, log in `ENGINE_LOG`), waiting until it answers. It disturbs every user of the engine:
     opt-in only (`--engine-restart`)."""
     import docker
     import psutil
@@ -293,7 +295,7 @@ def restart_engine(env: Any) -> None:
     command = engine.cmdline()
     engine.terminate()
     psutil.wait_procs([engine], timeout=ENGINE_START_S)
-    with open("/tmp/prm-dockerd.log", "ab") as log:
+    with open(ENGINE_LOG, "ab") as log:
         subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + ENGINE_START_S
     while True:
@@ -307,6 +309,6 @@ def restart_engine(env: Any) -> None:
         except docker.errors.DockerException:
             if time.monotonic() > deadline:
                 raise RuntimeError(
-                    f"dockerd did not answer within {ENGINE_START_S:g} s; see /tmp/prm-dockerd.log"
+                    f"dockerd did not answer within {ENGINE_START_S:g} s; see {ENGINE_LOG}"
                 ) from None
             time.sleep(0.5)
