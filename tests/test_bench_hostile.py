@@ -106,6 +106,7 @@ def test_prm_bench_hostile_prints_the_table_and_exits_zero_when_nothing_leaked()
     )
     assert result.exit_code == 0, result.output
     assert "answer probing" in result.output and "contained" in result.output
+    assert "search service down" in result.output  # the family's fast fault
     assert "0 leaked" in result.output
     unknown = CliRunner().invoke(app, ["bench", "hostile", "--family", "nope"])
     assert unknown.exit_code == 2 and "no hostile target for nope" in unknown.output

@@ -30,7 +30,7 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +38,7 @@ from typing import Any
 
 from prm.agents import OpenAIChatAgent, OracleAgent
 from prm.agents.base import Agent
+from prm.agents.model import PolicyUnavailable
 from prm.bench.chat_server import ChatServer
 from prm.bench.hostile import Fault, Outcome, Verdict, contained, leaked, one_line
 from prm.bench.outage import RestartableServer
@@ -121,7 +122,9 @@ class EndpointOracle(OpenAIChatAgent):
         self.scripts[str(observation)] = list(env.unwrapped.oracle_actions())
         self.armed, self.calls = self.trigger.arm(env), 0
 
-    def act_batch(self, sessions, observations, infos):  # type: ignore[no-untyped-def]
+    def act_batch(
+        self, sessions: Sequence[EndpointOracle], observations: Sequence[Any], infos: Sequence[dict[str, Any]]
+    ) -> list[str | PolicyUnavailable]:
         for session in sessions:
             if session.armed is not None and session.calls == 1:
                 self.trigger.fire(session.armed)
