@@ -5,16 +5,17 @@ takes away from a rollout (a model endpoint, a search service).
 process behind an endpoint died); `up()` serves again on the port it had. `make(port)` builds the server
 (port 0 the first time: a free one).
 
->>> from prm.envs.search_qa.backend import BM25Backend, Document
->>> from prm.envs.search_qa.http import make_server
->>> backend = BM25Backend([Document("a", "Paris", ("Paris is in France.",))], cache_dir=None)
->>> with RestartableServer(lambda port: make_server(backend, port=port)) as service:
+>>> import urllib.request
+>>> from http.server import SimpleHTTPRequestHandler
+>>> with RestartableServer(lambda port: ThreadingHTTPServer(("127.0.0.1", port), SimpleHTTPRequestHandler)) as service:
 ...     service.down()
-...     service.running
-...     service.up()
-...     service.running
-False
-True
+...     urllib.request.urlopen(service.url, timeout=10)
+Traceback (most recent call last):
+urllib.error.URLError: <urlopen error [Errno 111] Connection refused>
+>>> service.up()
+>>> service.running, service.port == int(service.url.rsplit(":", 1)[1])
+(True, True)
+>>> service.down()
 """
 
 from __future__ import annotations
