@@ -34,7 +34,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from prm.errors import PrmError
+from prm.errors import PrmError, SandboxError
 from prm.models import PolicyCall, StepRecord, TrajectoryHeader
 from prm.rollout import EpisodeRecord, EpisodeRunner, RecordedSlot
 
@@ -123,6 +123,8 @@ class EnvActorCore:
         self.runner = EpisodeRunner(env, env_kwargs=env_kwargs, reward_config=reward_config)
         try:
             self.runner.start(seed=seed, scenario_id=scenario_id)
+            if self.runner.done:  # a reset that failed (the local engine records it; here it stays an error)
+                raise SandboxError(self.runner.trajectory.outcome.outcome["infra_error"])
         except BaseException:
             self.close()
             raise

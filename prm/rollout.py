@@ -6,7 +6,8 @@
 `EpisodeRunner` that owns its env and knows nothing of the agent, so that a slot can live in another process
 (the shape a Ray actor takes). An episode whose policy call was lost to the model back end
 (`PolicyUnavailable`: endpoint down, garbage answers) is ended as an infrastructure failure (outcome reward
-None, never a zero) and the rollout goes on with the other episodes.
+None, never a zero) and the rollout goes on with the other episodes; so is an episode whose env failed to reset
+(a `SandboxError` out of `reset`, e.g. a search service that is down).
 
 >>> import gymnasium as gym, prm
 >>> from prm.agents import OracleAgent
@@ -35,6 +36,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 import prm
 from prm.agents.base import Agent
 from prm.agents.model import PolicyUnavailable
+from prm.errors import SandboxError
 from prm.models import OutcomeRecord, PolicyCall, StepRecord, Trajectory, TrajectoryHeader
 from prm.scenario import scenario_provenance
 from prm.summary import summarize, summary_table
@@ -165,7 +167,9 @@ class EpisodeRunner(RecordedSlot):
         out: str | Path | None = None,
         episode_id: str | None = None,
     ) -> Any:
-        """Resets the env and opens the episode's record; returns the first observation."""
+        """Resets the env and opens the episode's record; returns the first observation. A `SandboxError` out
+        of `reset` (the infrastructure failed before the first step) ends the episode at once as an
+        infrastructure failure (`done`, no steps) and returns None."""
         kwargs = dict(self.env_kwargs)
         header = make_header(
             self.env,
@@ -174,7 +178,12 @@ class EpisodeRunner(RecordedSlot):
             env_kwargs=kwargs,
             reward_config=self.reward_config,
         )
-        self.observation, self.info = self.env.reset(seed=seed)
+        try:
+            self.observation, self.info = self.env.reset(seed=seed)
+        except SandboxError as err:  # e.g. a search service down: the episode is lost, the rollout goes on
+            self.record = EpisodeRecord(header, out)
+            self.record.abort(f"reset failed: {err}")
+            return None
         header.scenario_id = header.scenario_id or str(
             self.info.get("scenario_id", "")
         )  # the one the env drew
@@ -241,7 +250,8 @@ def run_episode(
     runner = EpisodeRunner(env, env_kwargs=env_kwargs, reward_config=reward_config or [])
     try:
         observation = runner.start(seed=seed, scenario_id=scenario_id, out=out)
-        agent.reset(env, observation, runner.info)
+        if not runner.done:
+            agent.reset(env, observation, runner.info)
         while not runner.done:
             try:
                 action = agent.act(runner.observation, runner.info)
@@ -379,7 +389,8 @@ class RolloutEngine:
         try:
             tree = {"episode_id": f"{self.tree_id}-{episode:04d}"} if self.branch_every is not None else {}
             observation = runner.start(seed=self.seed + episode, scenario_id=scenario, out=out, **tree)
-            agent.reset(runner.env, observation, runner.info)
+            if not runner.done:
+                agent.reset(runner.env, observation, runner.info)
         except BaseException:
             runner.close()
             raise
@@ -465,7 +476,10 @@ class RolloutEngine:
                     slots += list(pool.map(self._open, opening, starting))
                     next_episode += len(opening)
                     self.timings.env_s += time.perf_counter() - clock
+                    self._reap(slots, results, idle_agents, progress, task)  # episodes lost at reset
                     if not slots:
+                        if next_episode < self.episodes:
+                            continue
                         break
                     clock = time.perf_counter()
                     actions = self._act(slots)
@@ -474,20 +488,31 @@ class RolloutEngine:
                     list(pool.map(self._apply, slots, actions))
                     slots += self._branches(slots)
                     self.timings.env_s += time.perf_counter() - clock
-                    for slot in [slot for slot in slots if slot.runner.done]:
-                        results[slot.episode, slot.branch] = slot.runner.trajectory
-                        slot.runner.close()
-                        slots.remove(slot)
-                        if slot.branch:
-                            continue
-                        idle_agents.append(slot.agent)
-                        if progress is not None:
-                            progress.advance(task)
+                    self._reap(slots, results, idle_agents, progress, task)
             finally:
                 for slot in slots:
                     slot.runner.close()
         self.timings.wall_s = time.perf_counter() - started
         return [results[key] for key in sorted(results)]
+
+    @staticmethod
+    def _reap(
+        slots: list[_Slot],
+        results: dict[tuple[int, int], Trajectory],
+        idle_agents: list[Any],
+        progress: Progress | None,
+        task: Any,
+    ) -> None:
+        """Moves the finished episodes out of `slots`: trajectory kept, env closed, agent idle again."""
+        for slot in [slot for slot in slots if slot.runner.done]:
+            results[slot.episode, slot.branch] = slot.runner.trajectory
+            slot.runner.close()
+            slots.remove(slot)
+            if slot.branch:
+                continue
+            idle_agents.append(slot.agent)
+            if progress is not None:
+                progress.advance(task)
 
     def _apply(self, slot: _Slot, action: str | PolicyUnavailable) -> None:
         if isinstance(action, PolicyUnavailable):

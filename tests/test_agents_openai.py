@@ -6,8 +6,8 @@ import socket
 
 import prm  # noqa: F401
 from prm.agents import OpenAIChatAgent, TransformersAgent
+from prm.bench.chat_server import ChatServer
 from prm.rollout import rollout
-from tests.chat_server import ChatServer
 
 ENV = "prm/search-qa-v0"
 SEARCH = json.dumps({"tool": "search", "args": {"query": "Tinted Windows"}})

@@ -1,6 +1,7 @@
 """`prm bench hostile`: the fast subset of the attack battery runs against every family on every CI run (real
 Docker, Chromium and Xvfb), and the battery's verdicts are shown to fail on an env that really leaks; a container
-killed mid-rollout is an infrastructure failure and the rollout completes; a small load leaves nothing behind."""
+killed, a model endpoint or a search service down mid-rollout are infrastructure failures and the rollout
+completes; a small load leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -10,20 +11,23 @@ import pytest
 from pydantic import BaseModel
 from typer.testing import CliRunner
 
-from prm.bench.faults import run_fault
+from prm.bench.faults import GENERIC_FAULTS, engine_process, judge, run_fault
 from prm.bench.hostile import (
     Attack,
     Outcome,
     Target,
     attack_family,
     contained,
+    faults_for,
     host_fixtures,
     run_battery,
 )
 from prm.bench.load import run_load
 from prm.cli import app
 from prm.env import PrmEnv
+from prm.envs.search_qa import hostile as search_qa
 from prm.envs.swe import hostile as swe
+from prm.models import OutcomeRecord, Trajectory, TrajectoryHeader
 from prm.registration import families
 from prm.tools import Tool, ToolResult
 
@@ -102,6 +106,7 @@ def test_prm_bench_hostile_prints_the_table_and_exits_zero_when_nothing_leaked()
     )
     assert result.exit_code == 0, result.output
     assert "answer probing" in result.output and "contained" in result.output
+    assert "search service down" in result.output  # the family's fast fault
     assert "0 leaked" in result.output
     unknown = CliRunner().invoke(app, ["bench", "hostile", "--family", "nope"])
     assert unknown.exit_code == 2 and "no hostile target for nope" in unknown.output
@@ -113,6 +118,59 @@ def test_a_container_killed_mid_rollout_is_an_infra_error_and_the_rest_complete(
     verdict = run_fault("prm/swe-v0", swe.TARGET.scenario, killed, episodes=3)
     assert verdict.outcome is Outcome.CONTAINED, verdict.detail
     assert verdict.detail.startswith("episodes [1] flagged infra_error; rewards [1.0, None, 1.0]")
+
+
+@pytest.mark.parametrize(
+    "name, flagged, rewards",
+    [
+        # the episode beside the victim asks the endpoint in the same batch: it is lost too
+        ("model endpoint down, then back", [0, 1], [None, None, 1.0]),
+        ("model endpoint down for good", [0, 1, 2], [None, None, None]),
+    ],
+)
+def test_a_model_endpoint_down_mid_rollout_is_an_infra_error_and_the_rollout_completes(
+    name, flagged, rewards
+):
+    down = next(fault for fault in GENERIC_FAULTS if fault.name == name)
+    verdict = run_fault("prm/search-qa-v0", search_qa.SCENARIO, down)
+    assert verdict.outcome is Outcome.CONTAINED, verdict.detail
+    assert verdict.detail.startswith(f"episodes {flagged} flagged infra_error; rewards {rewards}")
+
+
+def test_a_search_service_down_mid_episode_fails_that_episode_and_the_resets_after_it():
+    (down,) = search_qa.TARGET.faults
+    verdict = run_fault("prm/search-qa-v0", search_qa.SCENARIO, down)
+    assert verdict.outcome is Outcome.CONTAINED, verdict.detail
+    assert verdict.detail.startswith("episodes [0, 1, 2] flagged infra_error; rewards [None, None, None]")
+
+
+def _ended(reward, infra_error):
+    return Trajectory(
+        header=TrajectoryHeader(env_id="prm/search-qa-v0", scenario_id="q", seed=0, prm_version="0"),
+        outcome=OutcomeRecord(
+            outcome={"reward": reward}, total_reward=0.0, num_steps=1, infra_error=infra_error
+        ),
+    )
+
+
+def test_the_fault_verdict_fails_on_a_zero_an_unflagged_victim_or_an_episode_left_ungraded():
+    graded, lost = _ended(1.0, False), _ended(None, True)
+    assert judge([graded, lost, graded]).outcome is Outcome.CONTAINED
+    assert "not flagged" in judge([graded, graded, graded]).detail
+    assert "zero reward" in judge([graded, _ended(0.0, True), graded]).detail
+    assert "were not graded" in judge([graded, lost, lost]).detail
+    assert "not flagged infra_error" in judge([graded, lost, graded], stays_down=True).detail
+
+
+@pytest.mark.docker
+def test_the_engine_restart_is_opt_in_and_aims_at_the_engine_the_client_uses(monkeypatch):
+    names = [fault.name for fault in faults_for(swe.TARGET)]
+    assert "Docker engine restarted" not in names and "container killed" in names
+    assert "Docker engine restarted" in [f.name for f in faults_for(swe.TARGET, engine_restart=True)]
+    assert engine_process().name() == "dockerd"  # found, not touched
+    monkeypatch.setenv("DOCKER_HOST", "unix:///nowhere/prm-no-such-engine.sock")
+    with pytest.raises(RuntimeError, match="0 dockerd processes serve /nowhere/prm-no-such-engine.sock"):
+        engine_process()
 
 
 @pytest.mark.docker

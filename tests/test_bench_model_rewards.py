@@ -4,9 +4,9 @@ them, and a judge served over HTTP on loopback, scored offline beside info_gain 
 import pytest
 
 import prm  # noqa: F401
+from prm.bench.chat_server import ChatServer
 from prm.bench.model_rewards import run_model_reward_benchmark, search_qa_episode
 from prm.envs.search_qa import scenario_ids
-from tests.chat_server import ChatServer
 
 
 def test_labelled_episode_has_good_and_harmful_steps_indexing_the_recorded_episode():

@@ -8,13 +8,13 @@ import pytest
 
 import prm  # noqa: F401
 from prm.agents import ScriptedAgent, TransformersAgent
+from prm.bench.chat_server import ChatServer
 from prm.envs.search_qa import scenario_ids
 from prm.errors import RewardSpecError
 from prm.rewards.judge import Judge, JudgeParseError, JudgeReward, Rubric, parse_verdict
 from prm.rewards.rescore import rescore
 from prm.rewards.spec import apply_rewards
 from prm.rollout import rollout
-from tests.chat_server import ChatServer
 
 ENV, SCENARIO = "prm/search-qa-v0", "5a8ce55f554299441c6b9f62"
 SEARCH = json.dumps({"tool": "search", "args": {"query": "Tinted Windows band"}})
@@ -234,7 +234,7 @@ def test_rescore_reparses_stored_replies_offline(endpoint):
     assert [s.reward_components["judge"] for s in other_scheme.steps] == [0.8, 0.8] and len(
         endpoint.requests
     ) == 4
-    endpoint.httpd.shutdown()  # offline from here: no judge answers
+    endpoint.down()  # offline from here: no judge answers
     online = [step.reward_components["judge"] for step in trajectory.steps]
     same = rescore(trajectory, ["judge:ternary:model=tiny"])
     harsher = rescore(trajectory, ["judge:ternary:model=tiny,penalty=0.5"])

@@ -3,6 +3,7 @@
 import gzip
 import json
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
@@ -145,3 +146,50 @@ def test_an_http_search_service_plugs_in_and_its_failure_is_an_infra_error():
     assert info["infra_error"] is True and truncated and not terminated
     assert info["outcome"]["reward"] is None and "search back end failed" in info["error"]
     assert "not your fault" in observation
+
+
+class Switchable:
+    """A back end that forwards to `target`, which the test switches mid-episode."""
+
+    def __init__(self, target):
+        self.target = target
+
+    def search(self, query, k):
+        return self.target.search(query, k)
+
+    def get(self, doc_id):
+        return self.target.get(doc_id)
+
+
+@pytest.mark.parametrize(
+    "answer", [b"<html>502 bad gateway, with status 200</html>", b'[{"no": "id"}]', b'{"id": "x"}']
+)
+def test_a_search_service_answering_garbage_is_an_infra_error_not_the_agents_fault(answer):
+    class Garbage(BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (the http.server API)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Garbage)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    backend = Switchable(corpus_backend(str(packaged_corpus())))
+    env = SearchQAEnv(scenario="5a8ce55f554299441c6b9f62", backend=backend)
+    try:
+        for action in (
+            '{"tool": "search", "args": {"query": "Tulsa"}}',
+            '{"tool": "open", "args": {"doc_id": "x"}}',
+        ):
+            backend.target = corpus_backend(str(packaged_corpus()))
+            env.reset(seed=0)
+            backend.target = HttpBackend(f"http://127.0.0.1:{server.server_port}")
+            _, _, _, truncated, info = env.step(action)
+            assert info["infra_error"] is True and truncated, info["error"]
+            assert "search service" in info["error"] and info["outcome"]["reward"] is None
+    finally:
+        server.shutdown()
+        server.server_close()

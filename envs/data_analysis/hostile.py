@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from prm.bench.faults import docker_kill
+from prm.bench.faults import docker_kill, engine_restart
 from prm.bench.hostile import Arena, Attack, Fault, Target, Verdict, contained, flagged, leaked
 from prm.envs.data_analysis.env import MAX_CELL_TIMEOUT_S
 
@@ -80,7 +80,7 @@ TARGET = Target(
     fuzz_tools={"python": ["code"], "answer": ["text"], "nope": ["x"]},
     secrets=lambda env: [env.gold_answer()],
     scenario=SCENARIO,
-    faults=(Fault("container killed", docker_kill, probe=python("1")),),
+    faults=(Fault("container killed", docker_kill, probe=python("1")), engine_restart(probe=python("1"))),
     attacks=(
         Attack("forge the kernel's reply channel", "reward hacks", forge_reply_channel, fast=True),
         Attack("answer probing", "reward hacks", probe_answers, fast=True),

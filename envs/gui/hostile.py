@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 
-from prm.bench.faults import docker_kill, kill_in_container
+from prm.bench.faults import docker_kill, engine_restart, kill_in_container
 from prm.bench.hostile import Arena, Attack, Fault, Target, Verdict, contained, flagged, leaked
 
 SCENARIO = "galculator-chain"
@@ -94,6 +94,7 @@ TARGET = Target(
     faults=(
         Fault("X server killed", lambda env: kill_in_container(env, "Xvfb")),
         Fault("container killed", docker_kill),
+        engine_restart(),
     ),
     attacks=(
         Attack("shell syntax in type/key/click", "escapes", typed_shell, fast=True),

@@ -2,12 +2,20 @@
 
 There is no sandbox: the attacks aim at the tools' inputs (paths and huge ids in `open`, bad queries) and at
 the outcome (probing with many answers, or with a bad answer that might not count). The gold answer is not
-hidden material here: the corpus holds it by design.
+hidden material here: the corpus holds it by design. The family's fault is its search service going down
+(`search_service`: envs searching the packaged corpus through `HttpBackend`, as many env processes share one
+BM25 index) in the middle of an episode, for good: the episodes that need it then, at a step or at `reset`,
+are infrastructure failures.
 """
 
 from __future__ import annotations
 
-from prm.bench.hostile import Arena, Attack, Target, Verdict, contained, leaked
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from prm.bench.faults import Outage
+from prm.bench.hostile import Arena, Attack, Fault, Target, Verdict, contained, leaked
+from prm.bench.outage import RestartableServer
 
 SCENARIO = "5a8ce55f554299441c6b9f62"
 
@@ -43,6 +51,19 @@ def probe_answers(arena: Arena) -> Verdict:
     )
 
 
+@contextmanager
+def search_service() -> Iterator[Outage]:
+    """The packaged corpus' BM25 index served over HTTP on loopback (`prm.envs.search_qa.http`), for the
+    envs of a fault's rollout (open mode: every `search` and `open` asks the service)."""
+    from prm.envs.search_qa.backend import corpus_backend
+    from prm.envs.search_qa.http import HttpBackend, make_server
+    from prm.envs.search_qa.scenarios import packaged_corpus
+
+    corpus = corpus_backend(str(packaged_corpus()))
+    with RestartableServer(lambda port: make_server(corpus, port=port)) as server:
+        yield Outage(server, env_kwargs={"backend": HttpBackend(server.url)})
+
+
 def _make():
     from prm.envs.search_qa.env import SearchQAEnv
 
@@ -56,4 +77,6 @@ TARGET = Target(
         Attack("paths and huge ids in open", "escapes", open_paths, fast=True),
         Attack("answer probing", "reward hacks", probe_answers, fast=True),
     ),
+    scenario=SCENARIO,
+    faults=(Fault("search service down", outage=search_service, stays_down=True, fast=True),),
 )

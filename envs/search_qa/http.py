@@ -14,7 +14,8 @@ The protocol (GET, JSON answers):
 (['a'], 'Paris')
 >>> server.shutdown(); server.server_close()
 
-A service failure (refused connection, time-out, status 5xx) raises `OSError`, which the env reports as an
+A service failure (refused connection, time-out, status 5xx, an answer that is not JSON or not of the protocol's
+shape) raises `OSError`, which the env reports as an
 infrastructure failure (`info["infra_error"]`), never as the agent's fault.
 """
 
@@ -24,6 +25,7 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -40,12 +42,27 @@ class HttpBackend:
     def _get(self, path: str, **query: Any) -> Any:
         address = f"{self.url}/{path}?{urllib.parse.urlencode(query)}"
         with urllib.request.urlopen(address, timeout=self.timeout) as response:
-            return json.load(response)
+            body = response.read()
+        try:
+            return json.loads(body)
+        except ValueError as err:
+            raise OSError(
+                f"the search service at {self.url} answered /{path} with no JSON: {body[:80]!r}"
+            ) from err
+
+    def _read(self, path: str, build: Callable[[], Any]) -> Any:
+        """`build()` from an answer; an answer of the wrong shape is the service's failure (`OSError`), never
+        an unknown doc id (`KeyError`) that the agent would be blamed for."""
+        try:
+            return build()
+        except (KeyError, TypeError, ValueError) as err:
+            raise OSError(
+                f"the search service at {self.url} answered /{path} in an unknown shape: {type(err).__name__}: {err}"
+            ) from err
 
     def search(self, query: str, k: int) -> list[Hit]:
-        return [
-            Hit(row["id"], row["title"], float(row["score"])) for row in self._get("search", q=query, k=k)
-        ]
+        rows = self._get("search", q=query, k=k)
+        return self._read("search", lambda: [Hit(r["id"], r["title"], float(r["score"])) for r in rows])
 
     def get(self, doc_id: str) -> Document:
         try:
@@ -54,7 +71,7 @@ class HttpBackend:
             if err.code == 404:
                 raise KeyError(doc_id) from None
             raise
-        return Document(row["id"], row["title"], tuple(row["sentences"]))
+        return self._read("doc", lambda: Document(row["id"], row["title"], tuple(row["sentences"])))
 
 
 def make_server(backend: SearchBackend, host: str = "127.0.0.1", port: int = 0) -> ThreadingHTTPServer:

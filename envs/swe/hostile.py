@@ -14,7 +14,7 @@ import collections
 import json
 import re
 
-from prm.bench.faults import docker_kill, kill_host_children
+from prm.bench.faults import docker_kill, engine_restart, kill_host_children
 from prm.bench.hostile import Arena, Attack, Fault, Outcome, Target, Verdict, contained, flagged, leaked
 
 SCENARIO = "toolz-partition-all-len"
@@ -227,6 +227,7 @@ TARGET = Target(
     scenario=SCENARIO,
     faults=(
         Fault("container killed", docker_kill, probe=bash("true"), fast=True),
+        engine_restart(probe=bash("true")),
         Fault(
             "language server killed",
             kill_host_children("basedpyright"),

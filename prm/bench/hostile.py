@@ -38,7 +38,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -126,16 +126,24 @@ class Attack:
 @dataclass(frozen=True)
 class Fault:
     """An infrastructure failure a family must survive (`prm.bench.faults`): `inject(env)` breaks, from the host,
-    what the unwrapped `env` runs on, in the middle of a rollout with `env_kwargs` and reward specs `rewards`."""
+    what the unwrapped `env` runs on, and/or `outage` takes away a service the rollout depends on, in the middle
+    of a rollout with `env_kwargs` and reward specs `rewards`."""
 
     name: str
-    inject: Callable[[Any], None]
+    inject: Callable[[Any], None] | None = None
     env_kwargs: Mapping[str, Any] = field(default_factory=dict)
     rewards: tuple[str, ...] = ()
     probe: str | None = None
     """An action played right after the fault (through the env's tools), for families whose oracle's next
     steps might not touch what broke (e.g. an `edit` is a host-side file write)."""
     fast: bool = False
+    outage: Callable[[], AbstractContextManager[Any]] | None = None
+    """Starts a service for the rollout and yields its `prm.bench.faults.Outage` (a search service, a model
+    endpoint): it goes down at the fault and, unless `stays_down`, is back when a later episode's agent resets."""
+    stays_down: bool = False
+    disturbs_others: bool = False
+    """It disturbs every other user of the machine (the Docker engine restarted): run only when asked
+    (`prm bench hostile --engine-restart`), never in tests."""
 
 
 @dataclass(frozen=True)
@@ -626,10 +634,12 @@ def run_battery(
     *,
     fast: bool = False,
     faults: bool = True,
+    engine_restart: bool = False,
     on_result: Callable[[Result], None] | None = None,
 ) -> list[Result]:
     """Runs the battery against each named family (default: every family that declares a target), then, with
-    `faults`, the family's faults (category "faults")."""
+    `faults`, the family's faults (category "faults"; with `engine_restart`, also those that disturb every
+    other user of the machine)."""
     from prm.family import load_ref
     from prm.registration import families as declared
 
@@ -645,7 +655,10 @@ def run_battery(
             target = load_ref(known[name].hostile)
             chosen = attack_family(name, target, canary, service, fast=fast)
             if faults:
-                chosen = itertools.chain(chosen, fault_family(name, known[name].env_id, target, fast=fast))
+                chosen = itertools.chain(
+                    chosen,
+                    fault_family(name, known[name].env_id, target, fast=fast, engine_restart=engine_restart),
+                )
             for result in chosen:
                 results.append(result)
                 if on_result is not None:
@@ -653,15 +666,28 @@ def run_battery(
     return results
 
 
-def faults_for(target: Target, *, fast: bool = False) -> list[Fault]:
-    return [fault for fault in target.faults if fault.fast or not fast] if target.scenario else []
+def faults_for(target: Target, *, fast: bool = False, engine_restart: bool = False) -> list[Fault]:
+    """The family's faults, then the generic ones (`prm.bench.faults.GENERIC_FAULTS`, e.g. a model endpoint
+    down); only the fast ones with `fast`; those that disturb other users of the machine only with
+    `engine_restart`. None for a family whose target names no scenario."""
+    from prm.bench.faults import GENERIC_FAULTS
+
+    if not target.scenario:
+        return []
+    return [
+        fault
+        for fault in (*target.faults, *GENERIC_FAULTS)
+        if (fault.fast or not fast) and (engine_restart or not fault.disturbs_others)
+    ]
 
 
-def fault_family(family: str, env_id: str, target: Target, *, fast: bool = False) -> Iterator[Result]:
+def fault_family(
+    family: str, env_id: str, target: Target, *, fast: bool = False, engine_restart: bool = False
+) -> Iterator[Result]:
     """Yields one `Result` (category "faults") per fault of the family, each in its own small rollout."""
     from prm.bench.faults import run_fault
 
-    for fault in faults_for(target, fast=fast):
+    for fault in faults_for(target, fast=fast, engine_restart=engine_restart):
         started = time.monotonic()
         verdict = run_fault(env_id, target.scenario, fault)
         yield Result(family, fault.name, "faults", verdict, time.monotonic() - started)

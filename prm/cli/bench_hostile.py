@@ -22,6 +22,12 @@ def bench_hostile(
     ] = None,
     fast: Annotated[bool, typer.Option(help="only the fast subset that CI runs")] = False,
     faults: Annotated[bool, typer.Option(help="also inject each family's faults into small rollouts")] = True,
+    engine_restart: Annotated[
+        bool,
+        typer.Option(
+            help="also kill and restart the Docker engine mid-rollout (disturbs every other user of the engine)"
+        ),
+    ] = False,
 ) -> None:
     """Attacks every family through env.step as a misbehaving policy would: attack x family -> outcome."""
     from prm.bench.hostile import Outcome, attacks_for, faults_for, run_battery
@@ -37,13 +43,17 @@ def bench_hostile(
             param_hint="--family",
         )
     targets = [load_ref(declared[name].hostile) for name in chosen]
-    total = sum(len(attacks_for(t, fast=fast)) + faults * len(faults_for(t, fast=fast)) for t in targets)
+    total = sum(
+        len(attacks_for(t, fast=fast)) + faults * len(faults_for(t, fast=fast, engine_restart=engine_restart))
+        for t in targets
+    )
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("attacks", total=total)
         results = run_battery(
             chosen,
             fast=fast,
             faults=faults,
+            engine_restart=engine_restart,
             on_result=lambda r: progress.update(task, advance=1, description=f"{r.family}: {r.attack}"),
         )
     table = Table("family", "category", "attack", "outcome", "s", "detail", title="prm bench hostile")

@@ -4,7 +4,12 @@
 the tiny transformers model); a reply that is only a JSON call of one of the request's tools goes back as a native
 `tool_calls` entry, anything else as plain content. `failures` (request index -> HTTP status) and
 `garbage=True` make it misbehave; `fail_when` (text) answers `fail_status` (500) to every request whose messages
-contain it.
+contain it; `down()` takes the endpoint away (connections refused) and `up()` brings it back on the same port
+(`prm.bench.outage`). Used by the agent and judge tests and by the model-endpoint faults of `prm bench hostile`.
+
+>>> with ChatServer(lambda messages, tools: "hello") as server:
+...     server.base_url.startswith("http://127.0.0.1:")
+True
 """
 
 from __future__ import annotations
@@ -15,10 +20,11 @@ from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from prm.bench.outage import RestartableServer
 from prm.tools import ActionError, parse_tool_call
 
 
-class ChatServer:
+class ChatServer(RestartableServer):
     def __init__(
         self,
         reply: Callable[[list[dict], list[dict]], str],
@@ -48,12 +54,13 @@ class ChatServer:
                 self.end_headers()
                 self.wfile.write(data)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        super().__init__(lambda port: ThreadingHTTPServer(("127.0.0.1", port), Handler))
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+        if not self.port:
+            raise RuntimeError("the server has not started: use it as a context manager or call up()")
+        return f"{self.url}/v1"
 
     def answer(self, path: str, body: dict[str, Any]) -> tuple[int, Any]:
         with self._lock:
@@ -104,12 +111,3 @@ class ChatServer:
                 "total_tokens": prompt_tokens + len(text.split()),
             },
         }
-
-    def __enter__(self) -> ChatServer:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=30)
