@@ -13,7 +13,8 @@ character and keysym to a key code. Stillness (`Desktop.settle`): the screen is 
 changed for `SETTLE_QUIET_S` after its last change, or for `SETTLE_REACTION_S` when it never changed from the
 frame captured before the input (the time an application may take to start reacting), at most `SETTLE_MAX_S`.
 
-An observation: the screenshot (PNG, base64), the window list (title, geometry, focus), the AT-SPI tree of the
+An observation: the screenshot (the raw BGRX pixels of `XGetImage`, zlib level 1, base64: no image codec on
+the hot path), the window list (title, geometry, focus), the AT-SPI tree of the
 visible elements with ids (`e1`, `e2`, ... valid until the next observation; `click(id=...)` clicks the centre),
 and notes on applications that exited. A reply `{"invalid": msg}` is the agent's mistake (unknown key or id);
 `{"infra": msg}` means the display itself failed (the host turns it into an infrastructure error).
@@ -21,12 +22,12 @@ and notes on applications that exited. A reply `{"invalid": msg}` is the agent's
 
 import base64
 import contextlib
-import io
 import json
 import os
 import subprocess
 import sys
 import time
+import zlib
 
 REQUESTS = "/tmp/prm-gui.requests"
 REPLIES = "/tmp/prm-gui.replies"
@@ -357,15 +358,10 @@ class Desktop:
 
     def observe(self, tree=True, before=None):
         """The still screen (settled from the frame `before` an input; from now without one), windows, tree."""
-        from PIL import Image
-
         self.check_alive()
         frame = self.settle(self.capture() if before is None else before)
-        image = Image.frombytes("RGB", (self.width, self.height), frame, "raw", "BGRX")
-        png = io.BytesIO()
-        image.save(png, format="PNG", compress_level=1)
         return {
-            "screenshot": base64.b64encode(png.getvalue()).decode(),
+            "screenshot": base64.b64encode(zlib.compress(frame, 1)).decode(),
             "windows": self.windows(),
             "tree": self.tree() if tree else [],
             "notes": self.notes(),
