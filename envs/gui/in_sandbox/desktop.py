@@ -169,12 +169,13 @@ class Desktop:
         start = last_change = time.monotonic()
         frame, changed = before, False
         while True:
-            time.sleep(SETTLE_POLL_S)
+            still_for = SETTLE_QUIET_S if changed else SETTLE_REACTION_S
+            time.sleep(max(0.0, min(SETTLE_POLL_S, last_change + still_for - time.monotonic())))
             current = self.capture()
             now = time.monotonic()
             if current != frame:
                 frame, last_change, changed = current, now, True
-            elif now - last_change >= (SETTLE_QUIET_S if changed else SETTLE_REACTION_S):
+            elif now - last_change >= still_for:
                 return frame
             if now - start >= SETTLE_MAX_S:
                 return frame
