@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+import zlib
 from pathlib import Path
 
 import gymnasium as gym
@@ -11,9 +13,10 @@ import pytest
 from gymnasium.utils.env_checker import check_env
 
 import prm  # noqa: F401  (registers the env ids)
+from prm.envs.gui.desktop import decode_screenshot
 from prm.envs.gui.env import GuiEnv
 from prm.envs.gui.scenario import load_gui_scenario, scenario_ids
-from prm.errors import ScenarioError
+from prm.errors import SandboxError, ScenarioError
 from prm.scenario import packaged_scenarios
 
 
@@ -65,6 +68,25 @@ def test_bad_scenario_files_name_the_field(tmp_path: Path, change, field):
     with pytest.raises(ScenarioError) as err:
         load_gui_scenario(bad)
     assert err.value.file == str(bad) and err.value.field == field
+
+
+# --- the screenshot's wire format (no Docker) ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (None, "no readable screenshot"),
+        ("not base64!", "no readable screenshot"),
+        (base64.b64encode(b"not zlib").decode(), "no readable screenshot"),
+        (base64.b64encode(zlib.compress(bytes(4 * 800 * 599))).decode(), "1916800 bytes, not 1920000"),
+        (
+            base64.b64encode(zlib.compress(bytes(200_000_000), 9)).decode(),
+            "1920001 bytes, not 1920000",
+        ),  # a bomb
+    ],
+)
+def test_a_malformed_screenshot_is_an_infrastructure_error(data, message):
+    with pytest.raises(SandboxError, match=message):
+        decode_screenshot(data, 800, 600)
 
 
 # --- the env ----------------------------------------------------------------------------------------------
@@ -128,6 +150,24 @@ def test_click_by_element_id(env):
     obs, _, _, _, info = env.step(call("click", id=element))
     assert info["error"] is None
     assert "menu item 'Save'" in obs["text"] or "Save" in obs["text"]  # the File menu opened
+
+
+def test_pointer_actions_reach_the_application(env):
+    env.reset(seed=0)  # Mousepad's text area starts at (81, 95); its first line is at y = 104
+    obs, _, _ = play(env, [call("type", text="alpha beta"), call("double_click", x=95, y=104)])
+    obs, _, _ = play(env, [call("type", text="gamma")])
+    assert "text='gamma beta'" in obs["text"]  # the double click selected the word under it
+    obs, _, _ = play(env, [call("drag", x=84, y=104, to_x=700, to_y=104), call("type", text="delta")])
+    assert "text='delta'" in obs["text"]  # the drag selected the line
+    obs, _, _ = play(env, [call("right_click", x=300, y=300)])
+    assert "menu item 'Select All" in obs["text"]  # the context menu opened
+
+
+def test_scroll_moves_the_spreadsheet(docker_engine):
+    with GuiEnv("gnumeric-enter-value") as env:
+        top, _ = env.reset(seed=0)
+        scrolled, _, _ = play(env, [call("scroll", x=400, y=350, direction="down", amount=5)])
+        assert not np.array_equal(top["screenshot"], scrolled["screenshot"])
 
 
 def test_closed_application_is_explained_not_an_infra_error(env):

@@ -21,16 +21,15 @@ Example:
 from __future__ import annotations
 
 import base64
-import io
 import json
 import shlex
 import time
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from prm.errors import SandboxError
 from prm.sandboxes.base import Sandbox
@@ -61,6 +60,27 @@ REQUESTS, REPLIES = "/tmp/prm-gui.requests", "/tmp/prm-gui.replies"
 """The desktop server's named pipes in the sandbox's private /tmp."""
 START_TIMEOUT_S = 60.0
 REQUEST_TIMEOUT_S = 60.0
+
+
+def decode_screenshot(data: object, width: int, height: int) -> np.ndarray:
+    """The desktop server's screenshot (raw BGRX pixels, zlib, base64) as an RGB `(height, width, 3)` array;
+    anything else (not base64, not zlib, another size, a zlib bomb) is a `SandboxError`, decompressed no further
+    than the expected size.
+
+    >>> pixels = bytes([30, 20, 10, 0]) * 6  # BGRX
+    >>> decode_screenshot(base64.b64encode(zlib.compress(pixels)).decode(), 3, 2)[1, 2].tolist()
+    [10, 20, 30]
+    """
+    size = height * width * 4
+    try:
+        raw = zlib.decompressobj().decompress(base64.b64decode(data, validate=True), size + 1)
+    except (TypeError, ValueError, zlib.error) as err:
+        raise SandboxError(f"the desktop sent no readable screenshot: {err}") from err
+    if len(raw) != size:
+        raise SandboxError(
+            f"the desktop sent a screenshot of {len(raw)} bytes, not {size} ({width}x{height} BGRX)"
+        )
+    return np.frombuffer(raw, np.uint8).reshape(height, width, 4)[:, :, 2::-1].copy()
 
 
 def gui_image() -> str:
@@ -129,15 +149,11 @@ class Desktop:
         return self._send({"op": "clipboard"})["clipboard"]
 
     def _observation(self, reply: dict[str, Any]) -> Observation:
-        try:
-            image = Image.open(io.BytesIO(base64.b64decode(reply["screenshot"]))).convert("RGB")
-        except (KeyError, ValueError, OSError) as err:
-            raise SandboxError(f"the desktop sent no readable screenshot: {err}") from err
-        screenshot = np.asarray(image, dtype=np.uint8)
-        if screenshot.shape != (self.height, self.width, 3):
-            raise SandboxError(f"the desktop sent a screenshot of shape {screenshot.shape}")
         return Observation(
-            screenshot, reply.get("windows", []), reply.get("tree", []), reply.get("notes", [])
+            decode_screenshot(reply.get("screenshot"), self.width, self.height),
+            reply.get("windows", []),
+            reply.get("tree", []),
+            reply.get("notes", []),
         )
 
     def _send(

@@ -4,9 +4,17 @@ GUI image's python3 with python3-xlib, python3-pil and python3-pyatspi, and is n
 It starts the display (Xvfb), a session D-Bus (for AT-SPI), the window manager (openbox), and then answers one
 JSON request per line on the named pipe `/tmp/prm-gui.requests` and answers on `/tmp/prm-gui.replies` (the
 host's client command is `Desktop._send` in `prm.envs.gui.desktop`: a shell `printf` and `cat`, no interpreter): `ping`, `launch` (start an application and wait for its window), `act` (one input
-action through xdotool, then wait until the screen is still, then observe), `observe`, `clipboard`.
+action, then wait until the screen is still, then observe), `observe`, `clipboard`.
 
-An observation: the screenshot (PNG, base64), the window list (title, geometry, focus), the AT-SPI tree of the
+Input: pointer actions (move, click, double click, scroll, drag) go through the XTEST extension from this process
+(python-xlib, no subprocess, no delay between the events); keyboard actions through `xdotool`, which maps any
+character and keysym to a key code. Stillness (`Desktop.settle`): the screen is polled every `SETTLE_POLL_S`
+(one `XGetImage`, about 2 ms, compared byte for byte with the previous one) and counts as still once it has not
+changed for `SETTLE_QUIET_S` after its last change, or for `SETTLE_REACTION_S` when it never changed from the
+frame captured before the input (the time an application may take to start reacting), at most `SETTLE_MAX_S`.
+
+An observation: the screenshot (the raw BGRX pixels of `XGetImage`, zlib level 1, base64: no image codec on
+the hot path), the window list (title, geometry, focus), the AT-SPI tree of the
 visible elements with ids (`e1`, `e2`, ... valid until the next observation; `click(id=...)` clicks the centre),
 and notes on applications that exited. A reply `{"invalid": msg}` is the agent's mistake (unknown key or id);
 `{"infra": msg}` means the display itself failed (the host turns it into an infrastructure error).
@@ -14,21 +22,24 @@ and notes on applications that exited. A reply `{"invalid": msg}` is the agent's
 
 import base64
 import contextlib
-import io
 import json
 import os
 import subprocess
 import sys
 import time
+import zlib
 
 REQUESTS = "/tmp/prm-gui.requests"
 REPLIES = "/tmp/prm-gui.replies"
 SERVICES_LOG = "/tmp/prm-gui-services.log"
 GTK_SETTINGS = "[Settings]\ngtk-cursor-blink = false\ngtk-enable-animations = false\n"
 DISPLAY = ":1"
-SETTLE_INTERVAL_S = 0.04
-TYPE_DELAY_MS = "25"  # between keystrokes: faster, and some applications (galculator) drop repeated keys
+SETTLE_POLL_S = 0.01
+SETTLE_QUIET_S = 0.04
+SETTLE_REACTION_S = 0.08
 SETTLE_MAX_S = 1.5
+TYPE_DELAY_MS = "25"  # between keystrokes: faster, and some applications (galculator) drop repeated keys
+DRAG_PAUSE_S = 0.05  # after the press and after the move: toolkits start a drag on a motion after a press
 TREE_MAX_NODES = 150
 TREE_MAX_CHILDREN = 40
 TEXT_PREVIEW = 300
@@ -147,26 +158,27 @@ class Desktop:
             listed.append({"title": title, "box": box, "focused": int(wid) == active_id})
         return listed
 
-    def screenshot(self):
-        from PIL import Image
+    def capture(self):
+        """The screen's raw pixels (BGRX bytes, `XGetImage`)."""
         from Xlib import X
 
-        raw = self.root.get_image(0, 0, self.width, self.height, X.ZPixmap, 0xFFFFFFFF).data
-        return Image.frombytes("RGB", (self.width, self.height), raw, "raw", "BGRX")
+        return self.root.get_image(0, 0, self.width, self.height, X.ZPixmap, 0xFFFFFFFF).data
 
-    def settle(self):
-        """Wait until two screenshots in a row are equal (the applications have drawn the action's effect)."""
-        time.sleep(SETTLE_INTERVAL_S)
-        self.x.sync()
-        previous = self.screenshot().tobytes()
-        deadline = time.monotonic() + SETTLE_MAX_S
-        while time.monotonic() < deadline:
-            time.sleep(SETTLE_INTERVAL_S)
-            current = self.screenshot()
-            if current.tobytes() == previous:
-                return current
-            previous = current.tobytes()
-        return self.screenshot()
+    def settle(self, before):
+        """The frame once the screen is still (see the module docstring); `before`: the frame before the input."""
+        start = last_change = time.monotonic()
+        frame, changed = before, False
+        while True:
+            still_for = SETTLE_QUIET_S if changed else SETTLE_REACTION_S
+            time.sleep(max(0.0, min(SETTLE_POLL_S, last_change + still_for - time.monotonic())))
+            current = self.capture()
+            now = time.monotonic()
+            if current != frame:
+                frame, last_change, changed = current, now, True
+            elif now - last_change >= still_for:
+                return frame
+            if now - start >= SETTLE_MAX_S:
+                return frame
 
     # --- accessibility -------------------------------------------------------------------------------------
     def tree(self):
@@ -297,50 +309,60 @@ class Desktop:
                 )
         return "+".join(parts)
 
-    def act(self, action):
-        op = action["op"]
-        xdotool = ["xdotool"]
-        if op in ("click", "double_click", "right_click"):
-            x, y = self.point(action)
-            button = 3 if op == "right_click" else 1
-            repeat = "2" if op == "double_click" else "1"
-            xdotool += ["mousemove", str(x), str(y), "click", "--repeat", repeat, str(button)]
-        elif op == "drag":
-            xdotool += ["mousemove", str(action["x"]), str(action["y"]), "mousedown", "1", "sleep", "0.05"]
-            xdotool += [
-                "mousemove",
-                str(action["to_x"]),
-                str(action["to_y"]),
-                "sleep",
-                "0.05",
-                "mouseup",
-                "1",
-            ]
-        elif op == "type":
-            xdotool += ["type", "--delay", TYPE_DELAY_MS, "--", action["text"]]
-        elif op == "key":
-            xdotool += ["key", "--", self.key_combo(action["combo"])]
-        elif op == "scroll":
-            x, y = self.point(action)
-            button = str(SCROLL_BUTTONS[action["direction"]])
-            xdotool += ["mousemove", str(x), str(y), "click", "--repeat", str(action["amount"]), button]
-        elif op == "wait":
-            time.sleep(action["seconds"])
-            return
-        done = subprocess.run(xdotool, env=self.env, capture_output=True, timeout=30)
+    def pointer(self, x, y, button=None, clicks=1):
+        """Move the pointer to x, y and click `button` `clicks` times (XTEST events, flushed to the server)."""
+        from Xlib import X
+        from Xlib.ext import xtest
+
+        xtest.fake_input(self.x, X.MotionNotify, x=x, y=y)
+        for _ in range(clicks if button else 0):
+            xtest.fake_input(self.x, X.ButtonPress, button)
+            xtest.fake_input(self.x, X.ButtonRelease, button)
+        self.x.sync()
+
+    def drag(self, action):
+        from Xlib import X
+        from Xlib.ext import xtest
+
+        self.pointer(action["x"], action["y"])
+        xtest.fake_input(self.x, X.ButtonPress, 1)
+        self.x.sync()
+        time.sleep(DRAG_PAUSE_S)
+        self.pointer(action["to_x"], action["to_y"])
+        time.sleep(DRAG_PAUSE_S)
+        xtest.fake_input(self.x, X.ButtonRelease, 1)
+        self.x.sync()
+
+    def keyboard(self, arguments):
+        done = subprocess.run(["xdotool", *arguments], env=self.env, capture_output=True, timeout=30)
         if done.returncode != 0:
             self.check_alive()
             raise Invalid(
                 f"the input could not be sent: {done.stderr.decode(errors='replace').strip()[:300]}"
             )
 
-    def observe(self, tree=True, settle=True):
+    def act(self, action):
+        op = action["op"]
+        if op in ("click", "double_click", "right_click"):
+            button = BUTTONS["right" if op == "right_click" else "left"]
+            self.pointer(*self.point(action), button, clicks=2 if op == "double_click" else 1)
+        elif op == "scroll":
+            self.pointer(*self.point(action), SCROLL_BUTTONS[action["direction"]], clicks=action["amount"])
+        elif op == "drag":
+            self.drag(action)
+        elif op == "type":
+            self.keyboard(["type", "--delay", TYPE_DELAY_MS, "--", action["text"]])
+        elif op == "key":
+            self.keyboard(["key", "--delay", "0", "--", self.key_combo(action["combo"])])
+        elif op == "wait":
+            time.sleep(action["seconds"])
+
+    def observe(self, tree=True, before=None):
+        """The still screen (settled from the frame `before` an input; from now without one), windows, tree."""
         self.check_alive()
-        image = self.settle() if settle else self.screenshot()
-        png = io.BytesIO()
-        image.save(png, format="PNG", compress_level=1)
+        frame = self.settle(self.capture() if before is None else before)
         return {
-            "screenshot": base64.b64encode(png.getvalue()).decode(),
+            "screenshot": base64.b64encode(zlib.compress(frame, 1)).decode(),
             "windows": self.windows(),
             "tree": self.tree() if tree else [],
             "notes": self.notes(),
@@ -365,8 +387,9 @@ class Desktop:
             return self.clipboard()
         if op == "act":
             self.check_alive()
+            before = self.capture()
             self.act(request["action"])
-            return self.observe(tree=request.get("tree", True))
+            return self.observe(tree=request.get("tree", True), before=before)
         raise Invalid(f"unknown request {op!r}")
 
 
