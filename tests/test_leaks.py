@@ -6,7 +6,6 @@ from __future__ import annotations
 import gc
 import json
 import os
-import time
 
 import docker
 import gymnasium as gym
@@ -14,6 +13,7 @@ import pytest
 
 import prm  # noqa: F401  (registers the env ids)
 from prm.sandboxes.labels import SANDBOX_LABEL
+from tests.conditions import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -28,15 +28,6 @@ def containers_of(pids: set[int]) -> set[str]:
         return {c.id for c in found if c.labels.get("prm.owner.pid") in {str(pid) for pid in pids}}
     finally:
         client.close()
-
-
-def wait_until(condition, timeout: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.2)
-    return True
 
 
 @pytest.fixture

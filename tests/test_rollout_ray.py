@@ -4,7 +4,6 @@
 import os
 import signal
 import socket
-import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +16,7 @@ from prm.cli import app
 from prm.envs.search_qa import scenario_ids
 from prm.ray_backend import EnvActorError, RayUnavailable, start_local_ray
 from prm.rollout import rollout
+from tests.conditions import wait_until
 
 ENV = "prm/search-qa-v0"
 SCENARIOS = scenario_ids()[:4]
@@ -60,15 +60,6 @@ def actor_processes() -> list[int]:
         except OSError:
             continue
     return pids
-
-
-def wait_until(condition, timeout_s: float = 120.0) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
 
 
 def play(backend: str, agent, out=None, episodes: int = 4):
