@@ -49,6 +49,13 @@ class SandboxLimits(BaseModel):
     file_size_mb: int = Field(
         default=1024, ge=1, description="largest file a command may write (RLIMIT_FSIZE)"
     )
+    disk_mb: int = Field(
+        default=1024,
+        ge=16,
+        description="most the workspace may write, its seed included (blocks shared with the sandbox it was "
+        "forked from are not counted): a btrfs quota where the sandbox directory is copy-on-write "
+        "(prm.sandboxes.cow), else not enforced",
+    )
     default_timeout_s: float = Field(default=60.0, gt=0)
 
 

@@ -2,8 +2,8 @@
 
 The container has no network (`network_mode="none"`), memory, CPU and pids limits, `no-new-privileges`, a
 read-only root file system with a private tmpfs `/tmp`, and sees the workspace as `/workspace`: a host
-directory bind-mounted read-write. Writes anywhere else fail. Every command runs as uid 1000 with no
-capability at all.
+directory bind-mounted read-write, with a disk quota in the copy-on-write pool. Writes anywhere else fail.
+Every command runs as uid 1000 with no capability at all.
 
 Commands do not go through `docker exec` (tens of milliseconds each). The container's main process is a
 small helper (`prm.sandboxes.runner`, whose source is sent in over stdin, so the image needs only python3)
@@ -21,7 +21,8 @@ labelled `prm.sandbox=1` with the owning process (`prm.owner.pid`, `prm.owner.ho
 can remove those a killed process left.
 
 Because the workspace lives on the host, file operations, `snapshot()`, `restore()` and `fork()` are host
-file operations: a fork copies the workspace directory into a new container of the same image. After the
+file operations: a fork gives a new container of the same image a copy of the workspace (a btrfs snapshot
+in milliseconds in the copy-on-write pool, see `prm.sandboxes.cow`; else a file-by-file copy). After the
 first fork (or `prestart_fork()`), a spare container per configuration is kept started in the background,
 so later forks cost only the copy (`close_spares()` removes the spares; they also go when the last sandbox
 of their configuration that forked is closed or collected, and at interpreter exit).
@@ -55,7 +56,7 @@ from typing import Self
 
 import docker
 from docker.errors import DockerException, ImageNotFound
-from docker.types import LogConfig, Ulimit
+from docker.types import LogConfig, Mount, Ulimit
 
 from prm.errors import SandboxError, SandboxKilledFromInside, SandboxUnavailable
 from prm.sandboxes import runner
@@ -268,7 +269,12 @@ class DockerSandbox:
             ) from exc
         owner = (AGENT_UID, AGENT_UID)
         self._ws = _workspace or HostWorkspace.create(
-            new_root("prm-docker-"), visible_root=WORKSPACE, seed=workspace_from, owner=owner
+            new_root("prm-docker-"),
+            visible_root=WORKSPACE,
+            seed=workspace_from,
+            owner=owner,
+            quota_mb=self.limits.disk_mb,
+            mounted=True,
         )
         self._lock = threading.Lock()
         self._broken: str | None = None
@@ -302,7 +308,7 @@ class DockerSandbox:
                 read_only=True,
                 tmpfs={"/tmp": f"rw,nosuid,nodev,size={scratch_mb}m,nr_inodes={TMPFS_INODES},mode=1777"},
                 shm_size=f"{scratch_mb}m",
-                volumes={str(self._ws.dir): {"bind": WORKSPACE, "mode": "rw"}},
+                mounts=[self._workspace_mount()],
                 ulimits=[
                     Ulimit(
                         name="fsize", soft=self.limits.file_size_mb * mb, hard=self.limits.file_size_mb * mb
@@ -319,8 +325,9 @@ class DockerSandbox:
             sock = self._container.attach_socket(params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1})
             self._channel = _Channel(getattr(sock, "_sock", sock))
             self._container.start()
+            self._ws.attach()
             self._channel.send(RUNNER_SOURCE)
-        except (DockerException, OSError) as exc:
+        except (DockerException, OSError, SandboxError) as exc:
             self.close()
             raise SandboxError(f"starting a container from {self.image!r} failed: {exc}") from exc
         try:
@@ -330,6 +337,14 @@ class DockerSandbox:
             reason = self._why_dead(what)
             self.close()
             raise SandboxError(reason) from exc
+
+    def _workspace_mount(self) -> Mount:
+        """The workspace's bind mount; with slave propagation when the host mounts the workspace into it later
+        (copy-on-write workspaces, swapped on restore and fork)."""
+        later = self._ws.bind_source != self._ws.dir
+        return Mount(
+            WORKSPACE, str(self._ws.bind_source), type="bind", propagation="rslave" if later else None
+        )
 
     def _why_dead(self, what: str) -> str:
         """Describe the container's state; notes whether it died of its own memory use (the agent's doing)."""
@@ -433,9 +448,10 @@ class DockerSandbox:
         return spare
 
     def _fork_into_new_container(self) -> DockerSandbox:
-        clone = self._ws.clone(new_root("prm-docker-"), visible_root=WORKSPACE, fill=False)
+        instant = self._ws.copy_on_write  # a snapshot, taken before the container starts
+        clone = self._ws.clone(new_root("prm-docker-"), visible_root=WORKSPACE, fill=instant)
         with ThreadPoolExecutor(1) as pool:
-            copying = pool.submit(self._ws.copy_into, clone)
+            copying = pool.submit(lambda: None if instant else self._ws.copy_into(clone))
             try:
                 forked = DockerSandbox(self.image, limits=self.limits, env=self.extra_env, _workspace=clone)
             except BaseException:

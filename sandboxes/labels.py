@@ -14,7 +14,6 @@ Example:
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import tempfile
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 import docker
 from docker.errors import DockerException
 from docker.models.containers import Container
+
+from prm.sandboxes.cow import remove_root, sandbox_parent
 
 SANDBOX_LABEL = "prm.sandbox"
 OWNER_FILE = "owner"
@@ -79,10 +80,10 @@ def left_behind_containers(client: docker.DockerClient) -> list[Container]:
 
 
 def left_behind_dirs() -> list[Path]:
-    """Sandbox host directories (in the temporary directory and `$PRM_SANDBOX_DIR`) whose owner is gone."""
+    """Sandbox host directories (in the temporary directory and the sandbox directory) whose owner is gone."""
     parents = {Path(tempfile.gettempdir())}
-    if os.environ.get("PRM_SANDBOX_DIR"):
-        parents.add(Path(os.environ["PRM_SANDBOX_DIR"]))
+    if (chosen := sandbox_parent()) is not None:
+        parents.add(chosen)
     found = []
     for parent in parents:
         for root in sorted(parent.glob("prm-*-*")):
@@ -113,6 +114,6 @@ def remove_sandboxes_of(pid: int, timeout_s: float = 60.0) -> list[str]:
         pass
     for root in left_behind_dirs():
         if read_owner_file(root).get("prm.owner.pid") == str(pid):
-            shutil.rmtree(root, ignore_errors=True)
+            remove_root(root)
             removed.append(str(root))
     return removed

@@ -3,7 +3,8 @@
 Each command runs as `bash -c CMD` in the workspace, in its own session (process group), with
 RLIMIT_AS (memory), RLIMIT_NPROC (processes), RLIMIT_FSIZE (file size) and no core dumps. At its timeout
 the whole process group is killed; output is capped per stream and the cut is marked (see
-`prm.sandboxes.runner`). Snapshots, restores and forks are directory copies.
+`prm.sandboxes.runner`). Snapshots, restores and forks are directory copies, or btrfs snapshots in the
+copy-on-write pool (`prm.sandboxes.cow`).
 
 This is weaker isolation than `DockerSandbox`: commands see the host's file system and network, CPU is not
 limited, and RLIMIT_NPROC counts all processes of the user (the kernel does not apply it to root).
@@ -69,7 +70,9 @@ class LocalSandbox:
     ):
         self.limits = limits or SandboxLimits()
         self.extra_env = dict(env or {})
-        self._ws = _workspace or HostWorkspace.create(new_root("prm-local-"), seed=workspace_from)
+        self._ws = _workspace or HostWorkspace.create(
+            new_root("prm-local-"), seed=workspace_from, quota_mb=self.limits.disk_mb
+        )
         self.workspace = str(self._ws.dir)
         tmp = self._ws.root / "tmp"
         tmp.mkdir(exist_ok=True)

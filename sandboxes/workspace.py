@@ -2,8 +2,9 @@
 
 Both back ends keep the workspace on the host (`LocalSandbox` runs commands in it; `DockerSandbox`
 bind-mounts it into the container), so reading and writing files, snapshots, restores and forks are
-host-side file operations: `copy_tree`, which keeps modes, times, symlinks and owners like `cp -a` but
-never follows a symlink, whatever the agent swaps while it runs.
+host-side file operations: btrfs snapshots in a copy-on-write sandbox directory (`prm.sandboxes.cow`), else
+`copy_tree`, which keeps modes, times, symlinks and owners like `cp -a` but never follows a symlink, whatever
+the agent swaps while it runs.
 
 The workspace is the agent's: a command may swap any file or directory for a symlink at any moment, also
 between a check and a use. So `read`, `write` and `list` never follow a path as a string: they walk it one
@@ -38,6 +39,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from prm.errors import PathEscapeError, SandboxError, UnsafeFileError
+from prm.sandboxes import cow
+from prm.sandboxes.base import SandboxLimits
 from prm.sandboxes.changes import ChangeWatcher
 from prm.sandboxes.labels import write_owner_file
 
@@ -197,13 +200,26 @@ class WorkspaceSnapshot:
 
 
 class HostWorkspace:
-    """The host directory `dir` holding a workspace seen by commands as `visible_root`."""
+    """The host directory `dir` holding a workspace seen by commands as `visible_root`.
 
-    def __init__(self, root: Path, visible_root: str, owner: tuple[int, int] | None):
+    Under a copy-on-write sandbox directory (`prm.sandboxes.cow`) `dir` is a btrfs subvolume limited to
+    `quota_mb`: clones and snapshots are subvolume snapshots, a restore swaps `dir` for a snapshot of the
+    snapshot. With `mounted`, a container binds `bind_source` (an empty directory) rather than `dir`, and
+    `attach()` mounts `dir` on it once the container runs, so that swaps reach the container. Elsewhere
+    copies go file by file and `bind_source` is `dir`.
+    """
+
+    def __init__(
+        self, root: Path, visible_root: str, owner: tuple[int, int] | None, quota_mb: int, mounted: bool
+    ):
         self.root = root
         self.dir = root / "workspace"
         self.visible_root = visible_root
         self.owner = owner
+        self.quota_mb = quota_mb
+        self.copy_on_write = cow.copy_on_write(root.parent)
+        self.bind_source = root / cow.MOUNT_DIR if self.copy_on_write and mounted else self.dir
+        self._attached = False
         self._snapshots = 0
         self._watcher: ChangeWatcher | None = None
 
@@ -214,38 +230,78 @@ class HostWorkspace:
         visible_root: str | None = None,
         seed: str | Path | None = None,
         owner: tuple[int, int] | None = None,
+        *,
+        quota_mb: int = SandboxLimits().disk_mb,
+        mounted: bool = False,
     ) -> HostWorkspace:
         """Make `root/workspace`, seeded with a copy of `seed`; chown everything to `owner` when given."""
         root = Path(root)
-        ws = cls(root, visible_root or str(root / "workspace"), owner)
-        ws.dir.mkdir(parents=True)
-        if seed is not None:
-            seed = Path(seed)
-            if not seed.is_dir():
-                raise FileNotFoundError(f"workspace_from={str(seed)!r} is not a directory")
-            copy_tree(seed, ws.dir)
+        ws = cls(root, visible_root or str(root / "workspace"), owner, quota_mb, mounted)
+        if seed is not None and not Path(seed).is_dir():
+            raise FileNotFoundError(f"workspace_from={str(seed)!r} is not a directory")
+        ws._make(seed)
         if owner is not None:
             for path in [ws.dir, *ws.dir.rglob("*")]:
                 os.lchown(path, *owner)
         return ws
 
+    def _make(self, source: str | Path | None) -> None:
+        """Make `dir` (absent) holding a copy of the directory `source`, if any: a snapshot when it is a
+        subvolume of the same pool, else a copy."""
+        if self.bind_source != self.dir:
+            self.bind_source.mkdir(exist_ok=True)  # the empty directory a container binds
+        if self.copy_on_write and source is not None and cow.is_subvolume(Path(source), self.root):
+            cow.snapshot(Path(source), self.dir, limit_bytes=self.quota_mb << 20)
+            return
+        if self.copy_on_write:
+            cow.create(self.dir, self.quota_mb << 20)
+        else:
+            self.dir.mkdir(parents=True)
+        if source is not None:
+            copy_tree(Path(source), self.dir)
+
+    def attach(self) -> None:
+        """Mount the workspace on `bind_source` (once the container binding it runs); nothing to do when it
+        binds `dir` itself."""
+        if self.bind_source != self.dir:
+            cow.bind(self.dir, self.bind_source)
+            self._attached = True
+
     def clone(self, root: str | Path, visible_root: str | None = None, *, fill: bool = True) -> HostWorkspace:
-        """A new workspace under `root` with this one's owner, holding a copy of this one's files.
+        """A new workspace under `root` with this one's owner, quota and mounting, holding a copy of this
+        one's files (a snapshot, under a copy-on-write sandbox directory).
 
         With `fill=False` it starts empty; call `copy_into(clone)` later (e.g. while a container starts).
         """
         root = Path(root)
-        ws = HostWorkspace(root, visible_root or str(root / "workspace"), self.owner)
-        ws.dir.mkdir(parents=True)
+        mounted = self.bind_source != self.dir
+        ws = HostWorkspace(root, visible_root or str(root / "workspace"), self.owner, self.quota_mb, mounted)
+        ws._make(self.dir if fill else None)
         if self.owner is not None:
             os.lchown(ws.dir, *self.owner)
-        if fill:
-            self.copy_into(ws)
         return ws
 
     def copy_into(self, other: HostWorkspace) -> None:
-        """Copy this workspace's files into `other`'s directory, keeping owners and modes."""
-        copy_tree(self.dir, other.dir)
+        """Replace `other`'s files with a copy of this workspace's (keeping owners and modes); under a
+        copy-on-write sandbox directory `other`'s workspace is swapped for a snapshot of this one."""
+        if other.copy_on_write:
+            other._swap_in(self.dir)
+        else:
+            copy_tree(self.dir, other.dir)
+
+    def _swap_in(self, source: Path) -> None:
+        """Replace `dir` by a copy of `source` (copy-on-write only): unmount, move the old subvolume aside,
+        snapshot, mount again; the old one is deleted in the background."""
+        if self._attached:
+            cow.unbind(self.bind_source)
+        trash = Path(tempfile.mkdtemp(prefix="trash-", dir=self.root))
+        os.rename(self.dir, trash / "workspace")  # a subvolume moves within the pool's top level
+        self._make(source)
+        if self._attached:
+            self.attach()
+        if self._watcher is not None:  # the host replaced the files: not the agent's change
+            self.watch_changes()
+        threading.Thread(target=cow.remove_root, args=(trash,), daemon=True).start()
 
     def _parts(self, path: str) -> list[str]:
         """The components of a user-given path, relative to the workspace root."""
@@ -421,8 +477,12 @@ class HostWorkspace:
     def snapshot(self) -> WorkspaceSnapshot:
         self._snapshots += 1
         dest = self.root / "snapshots" / str(self._snapshots)
-        dest.mkdir(parents=True)
-        copy_tree(self.dir, dest)
+        if self.copy_on_write:
+            dest.parent.mkdir(exist_ok=True)
+            cow.snapshot(self.dir, dest, readonly=True)
+        else:
+            dest.mkdir(parents=True)
+            copy_tree(self.dir, dest)
         return WorkspaceSnapshot(dest)
 
     def restore(self, snapshot: object) -> None:
@@ -430,6 +490,9 @@ class HostWorkspace:
             raise TypeError(f"restore() needs a snapshot from snapshot(), got {type(snapshot).__name__}")
         if not snapshot.path.is_dir():
             raise SandboxError(f"snapshot {snapshot.path} no longer exists (its sandbox was closed)")
+        if self.copy_on_write:
+            self._swap_in(snapshot.path)
+            return
         # Move the current files aside (renames are instant), copy the snapshot in, delete the old files later.
         trash = Path(tempfile.mkdtemp(prefix="trash-", dir=self.root))
         for entry in os.scandir(self.dir):
@@ -444,18 +507,18 @@ class HostWorkspace:
 
     def remove(self) -> None:
         self.stop_watching()
-        shutil.rmtree(self.root, ignore_errors=True)
+        cow.remove_root(self.root)
 
 
 def new_root(prefix: str) -> Path:
     """A fresh private directory for one sandbox (workspace plus snapshots), its owner noted for `prm clean`.
 
-    Under `$PRM_SANDBOX_DIR` when set, else the system temporary directory. Point it at a file system with
-    reflinks (XFS, btrfs) and workspace copies (fork, snapshot, restore) share blocks instead of copying them.
+    Under `prm.sandboxes.cow.sandbox_parent()`: `$PRM_SANDBOX_DIR` when set, else the copy-on-write pool
+    that `scripts/setup.sh` mounts, else the system temporary directory.
     """
-    parent = os.environ.get("PRM_SANDBOX_DIR") or None
+    parent = cow.sandbox_parent()
     if parent:
-        Path(parent).mkdir(parents=True, exist_ok=True)
+        parent.mkdir(parents=True, exist_ok=True)
     root = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
     write_owner_file(root)
     return root

@@ -15,6 +15,7 @@ command -v debootstrap >/dev/null || need_apt+=(debootstrap)
 # Debian's python3 lacks venv (and ensurepip) until python3-venv is installed.
 [ -x "$venv/bin/python" ] || python3 -c "import ensurepip, venv" 2>/dev/null || need_apt+=(python3-venv)
 command -v chromium >/dev/null || need_apt+=(chromium chromium-driver)
+command -v mkfs.btrfs >/dev/null || need_apt+=(btrfs-progs)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "[setup] apt-get install ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
@@ -24,9 +25,33 @@ fi
 
 if ! docker info >/dev/null 2>&1; then
   echo "[setup] starting dockerd (no bridge network: containers get only loopback)"
-  nohup dockerd --bridge=none --iptables=false >/tmp/prm-dockerd.log 2>&1 &
+  setsid nohup dockerd --bridge=none --iptables=false >/tmp/prm-dockerd.log 2>&1 </dev/null &
   for _ in $(seq 60); do docker info >/dev/null 2>&1 && break; sleep 1; done
   docker info >/dev/null 2>&1 || { echo "[setup] dockerd did not start; see /tmp/prm-dockerd.log" >&2; tail -20 /tmp/prm-dockerd.log >&2; exit 1; }
+fi
+
+# Copy-on-write sandboxes (prm.sandboxes.cow): a btrfs file system in a sparse file (half the free disk, at most
+# 64 GB), loop-mounted where the library looks for it. Forks and snapshots then take milliseconds whatever the
+# workspace's size, each workspace has a disk quota, and all of them together cannot fill the host's disk.
+# Without it (not root, no btrfs, no loop devices) workspaces are plain directories, copied file by file.
+pool=/var/lib/prm-gym/sandboxes
+if [ "$(id -u)" = 0 ] && ! mountpoint -q "$pool"; then
+  modprobe btrfs 2>/dev/null || true
+  image=/var/lib/prm-gym/sandboxes.img
+  mkdir -p "$pool"
+  if grep -qw btrfs /proc/filesystems && [ ! -f "$image" ]; then
+    size_gb=$(( $(df --output=avail -B1G /var/lib | tail -1) / 2 ))
+    size_gb=$(( size_gb > 64 ? 64 : size_gb ))
+    echo "[setup] making the copy-on-write sandbox pool: ${size_gb} GB btrfs in $image"
+    truncate -s "${size_gb}G" "$image"
+    mkfs.btrfs -q "$image" >/dev/null 2>&1 || { rm -f "$image"; echo "[setup] mkfs.btrfs failed: forks copy files"; }
+  fi
+  if [ -f "$image" ]; then
+    mount -o loop "$image" "$pool" && echo "[setup] mounted the sandbox pool on $pool" \
+      || echo "[setup] could not mount the sandbox pool (no loop devices?): forks copy files"
+  else
+    echo "[setup] no btrfs in this kernel: sandbox forks copy files"
+  fi
 fi
 
 # Each sandbox watches its workspace with one inotify instance (changed files come from the host's kernel);

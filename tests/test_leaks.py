@@ -14,6 +14,7 @@ import pytest
 import prm  # noqa: F401  (registers the env ids)
 from prm.sandboxes.labels import SANDBOX_LABEL
 from tests.conditions import wait_until
+from tests.sandbox_dirs import private_sandbox_dir
 
 pytestmark = pytest.mark.docker
 
@@ -32,8 +33,9 @@ def containers_of(pids: set[int]) -> set[str]:
 
 @pytest.fixture
 def sandbox_dir(tmp_path, monkeypatch):
-    monkeypatch.setenv("PRM_SANDBOX_DIR", str(tmp_path))
-    return tmp_path
+    with private_sandbox_dir(tmp_path) as folder:
+        monkeypatch.setenv("PRM_SANDBOX_DIR", str(folder))
+        yield folder
 
 
 def test_async_vector_env_workers_leave_no_container_spare_or_directory(sandbox_dir):

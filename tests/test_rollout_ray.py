@@ -17,6 +17,7 @@ from prm.envs.search_qa import scenario_ids
 from prm.ray_backend import EnvActorError, RayUnavailable, start_local_ray
 from prm.rollout import rollout
 from tests.conditions import wait_until
+from tests.sandbox_dirs import private_sandbox_dir
 
 ENV = "prm/search-qa-v0"
 SCENARIOS = scenario_ids()[:4]
@@ -26,8 +27,10 @@ SCENARIOS = scenario_ids()[:4]
 def sandbox_dir(tmp_path_factory):
     """One local Ray for the module (the rollouts reuse it); its workers and this process put sandbox
     workspaces under a folder of this module, so that its containers are told from other users' by mount."""
-    folder = tmp_path_factory.mktemp("sandboxes")
-    with pytest.MonkeyPatch.context() as patch:
+    with (
+        private_sandbox_dir(tmp_path_factory.mktemp("sandboxes")) as folder,
+        pytest.MonkeyPatch.context() as patch,
+    ):
         patch.setenv("PRM_SANDBOX_DIR", str(folder))
         start_local_ray()
         yield folder

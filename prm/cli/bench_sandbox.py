@@ -10,6 +10,7 @@ from rich.table import Table
 
 from prm.bench.sandbox import run_sandbox_bench
 from prm.cli import bench_app
+from prm.sandboxes.cow import copy_on_write, sandbox_parent
 
 console = Console()
 
@@ -36,7 +37,13 @@ def bench_sandbox(
     rows = run_sandbox_bench(
         exec_n=exec_n, cli_n=cli_n, fork_n=fork_n, workspace_mb=workspace_mb, neighbour_n=neighbour_n
     )
-    table = Table(title="DockerSandbox latency (median)")
+    parent = sandbox_parent()
+    workspaces = (
+        f"copy-on-write, btrfs at {parent}"
+        if copy_on_write(parent)
+        else "copied file by file (no copy-on-write pool)"
+    )
+    table = Table(title=f"DockerSandbox latency (median); workspaces {workspaces}")
     for column in ("measurement", "time", "baseline (same run)", "baseline time", "ratio", "target", "met"):
         table.add_column(
             column, justify="left" if column in ("measurement", "baseline (same run)") else "right"

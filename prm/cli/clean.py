@@ -6,7 +6,6 @@ sandboxes of running processes, of other hosts, or without owner labels are neve
 
 from __future__ import annotations
 
-import shutil
 from typing import Annotated
 
 import typer
@@ -14,6 +13,7 @@ from docker.errors import DockerException
 from rich.console import Console
 
 from prm.cli import app
+from prm.sandboxes.cow import remove_root
 from prm.sandboxes.labels import left_behind_containers, left_behind_dirs
 from prm.sandboxes.select import docker_engine_problem
 
@@ -43,5 +43,5 @@ def clean(dry_run: Annotated[bool, typer.Option(help="only list what would be re
         console.print("no Docker engine answers: only host directories are checked")
     for root in left_behind_dirs():
         if not dry_run:
-            shutil.rmtree(root, ignore_errors=True)
+            remove_root(root)
         console.print(f"{verb} {root}")
