@@ -5,9 +5,17 @@ hidden material, and the next reset starts clean."""
 from __future__ import annotations
 
 import json
+import shlex
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import gymnasium as gym
 import pytest
+
+from prm.envs.data_analysis.kernel import accept_kernel, listening
+from prm.sandboxes.docker import SOCKETS
+from prm.sandboxes.images import AGENT_UID
 
 pytestmark = pytest.mark.docker
 
@@ -71,6 +79,86 @@ def test_forging_the_reply_channel_restarts_the_kernel(env):
     observation, _ = step(env, code)
     assert "the kernel was restarted" in observation and "corrupted" in observation
     assert step(env, "2 + 2")[0] == "4\n"
+
+
+CHANNEL_FD = (  # a cell finds the kernel's channel: its only socket
+    "import os, socket\n"
+    "channel = next(int(fd) for fd in os.listdir('/proc/self/fd')\n"
+    "               if os.readlink(f'/proc/self/fd/{fd}').startswith('socket:'))\n"
+)
+
+
+def test_garbage_written_to_the_channel_socket_restarts_the_kernel(env):
+    observation, _ = step(env, CHANNEL_FD + "os.write(channel, b'{garbage\\n')")
+    assert "the kernel was restarted" in observation and "corrupted" in observation
+    assert step(env, "2 + 3")[0] == "5\n"
+
+
+def test_closing_the_channel_socket_restarts_the_kernel(env):
+    observation, _ = step(
+        env, CHANNEL_FD + "socket.socket(fileno=os.dup(channel)).shutdown(socket.SHUT_RDWR)"
+    )
+    assert "the kernel was restarted" in observation and "channel closed" in observation
+    assert step(env, "2 + 4")[0] == "6\n"
+
+
+def test_flooding_the_channel_socket_restarts_the_kernel(env):
+    observation, _ = step(env, CHANNEL_FD + "while True:\n    os.write(channel, b'x' * 65536)")
+    assert "the kernel was restarted" in observation and "flooded" in observation
+    assert step(env, "2 + 5")[0] == "7\n"
+
+
+def test_a_cell_cannot_connect_to_its_channel_again_nor_list_or_write_the_sockets_dir(env):
+    code = CHANNEL_FD + (  # the host's listening socket is gone once the kernel connected
+        "name = os.path.basename(socket.socket(fileno=os.dup(channel)).getpeername())\n"
+        "for attempt in (lambda: socket.socket(socket.AF_UNIX).connect(f'{SOCKETS}/{name}'),\n"
+        "                lambda: os.listdir(SOCKETS), lambda: open(f'{SOCKETS}/x.sock', 'w')):\n"
+        "    try:\n"
+        "        attempt()\n"
+        "    except OSError as err:\n"
+        "        print(type(err).__name__)"
+    )
+    observation, _ = step(env, f"SOCKETS = {SOCKETS!r}\n" + code)
+    assert observation.split() == ["FileNotFoundError", "PermissionError", "OSError"]
+    assert step(env, "2 + 6")[0] == "8\n"
+
+
+def test_a_socket_waiting_for_another_kernel_is_out_of_reach_of_cells_and_sandbox_commands(env):
+    sandbox, other_uid = env.unwrapped.sandbox, env.unwrapped.kernel.uid + 1
+    with listening(sandbox.sockets_dir, other_uid) as (listener, name):  # as another kernel's start does
+        connect = (
+            "import socket\ntry:\n"
+            f"    socket.socket(socket.AF_UNIX).connect('{SOCKETS}/{name}')\n"
+            "except OSError as err:\n    print(type(err).__name__)"
+        )
+        assert step(env, connect)[0] == "PermissionError\n"
+        assert sandbox.exec(f"python3 -c {shlex.quote(connect)}").stdout == "PermissionError\n"
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # no connection got through
+    listed = sandbox.exec(f"ls {SOCKETS} || touch {SOCKETS}/x || echo refused")
+    assert listed.stdout == "refused\n" and "Permission denied" in listed.stderr
+
+
+def test_only_a_connection_presenting_the_secret_becomes_the_channel(env):
+    sandbox, secret = env.unwrapped.sandbox, "s3cret"
+    with listening(sandbox.sockets_dir, AGENT_UID) as (listener, name):  # a listener the commands may reach
+        client = (
+            "import json, socket\n"
+            "def hello(secret, pid):\n"
+            "    s = socket.socket(socket.AF_UNIX)\n"
+            f"    s.connect('{SOCKETS}/{name}')\n"
+            "    s.sendall(json.dumps({'secret': secret, 'pid': pid}).encode() + b'\\n')\n"
+            "    return s\n"
+            "print('dropped' if hello('a guess', 1).recv(1) == b'' else 'kept', flush=True)\n"
+            f"hello({secret!r}, 2).recv(1)"
+        )
+        with ThreadPoolExecutor(1) as pool:
+            command = pool.submit(sandbox.exec, f"python3 -c {shlex.quote(client)}", 60)
+            never_ends, _ = socket.socketpair()  # stands for a kernel's exec that stays alive
+            channel, hello = accept_kernel(listener, secret, time.monotonic() + 60, never_ends)
+            channel.close()
+            assert hello["pid"] == 2 and command.result().stdout == "dropped\n"
 
 
 def test_a_fork_bomb_is_contained(env):

@@ -21,13 +21,13 @@ What happens to a cell:
 - it runs past its timeout: it gets a `KeyboardInterrupt` (state kept, `interrupted`); if it does not come back
   within `GRACE_S`, every process of the kernel's user is killed and a fresh kernel started (`restarted`,
   variables lost);
-- it kills the kernel (`os._exit`, a segfault, the OOM killer) or corrupts the reply channel: a fresh kernel
-  is started (`restarted`) and the observation says so. All of these are the agent's doing, never an
+- it kills the kernel (`os._exit`, a segfault, the OOM killer) or garbles, floods or closes the channel: a
+  fresh kernel is started (`restarted`) and the observation says so. All of these are the agent's doing, never an
   infrastructure error; only a sandbox that cannot start a kernel at all raises `SandboxError`.
 
 Example:
     >>> from prm.sandboxes.docker import DockerSandbox  # doctest: +SKIP
-    >>> with DockerSandbox(image) as sandbox, Kernel(sandbox) as kernel:  # doctest: +SKIP
+    >>> with DockerSandbox(image, sockets=True) as sandbox, Kernel(sandbox) as kernel:  # doctest: +SKIP
     ...     kernel.run("x = 6 * 7")
     ...     kernel.run("x").output
     '42\\n'
@@ -43,7 +43,9 @@ import secrets
 import select
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Self
 
 import docker
@@ -133,7 +135,7 @@ class _Channel:
         except OSError as err:
             raise KernelDied(f"the kernel's channel broke: {err}") from err
         if not data:
-            raise KernelDied("the kernel process exited")
+            raise KernelDied("the kernel's channel closed (the kernel exited or closed it)")
         self.lines += data
 
     def close(self) -> None:
@@ -141,9 +143,30 @@ class _Channel:
             self.sock.close()
 
 
-def _accept(listener: socket.socket, bootstrap: socket.socket, secret: str, deadline: float):
-    """The first connection to `listener` that presents `secret`, and its hello line; any other connection is
-    closed. `KernelDied` when the bootstrap exits first, `TimeoutError` at the deadline."""
+@contextlib.contextmanager
+def listening(sockets_dir: Path, uid: int) -> Iterator[tuple[socket.socket, str]]:
+    """A Unix socket listening in `sockets_dir` (a sandbox's, seen inside as `SOCKETS`) under a random name,
+    connectable only by `uid` (its owner, mode 0600); yields it and its name, and removes it on exit."""
+    name = f"kernel-{secrets.token_hex(16)}.sock"
+    path = sockets_dir / name
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+        # Linux creates the socket file with the socket's mode: never open to all, not even briefly
+        os.fchmod(listener.fileno(), 0o600)
+        try:
+            listener.bind(str(path))
+            os.chown(path, uid, uid)
+            listener.listen()
+            yield listener, name
+        finally:
+            path.unlink(missing_ok=True)
+
+
+def accept_kernel(
+    listener: socket.socket, secret: str, deadline: float, bootstrap: socket.socket
+) -> tuple[_Channel, dict]:
+    """The first connection to `listener` that presents `secret`, and its hello line (`{"secret", "pid"}`);
+    every other connection is closed. `KernelDied` when `bootstrap` (the starting kernel's exec) ends first,
+    `TimeoutError` at the deadline."""
     while (remaining := deadline - time.monotonic()) > 0:
         readable, _, _ = select.select([listener, bootstrap], [], [], remaining)
         if bootstrap in readable and not bootstrap.recv(1 << 16):  # its own output (a traceback) is dropped
@@ -198,34 +221,24 @@ class Kernel:
         started = time.monotonic()
         self.cells = []
         self.uid = KERNEL_UIDS[secrets.randbelow(len(KERNEL_UIDS))]
-        name, secret = f"kernel-{secrets.token_hex(16)}.sock", secrets.token_hex(32)
-        path = self.sandbox.sockets_dir / name
-        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        bootstrap = None
+        secret = secrets.token_hex(32)
         try:
-            # Linux creates the socket file with the socket's mode: it is never open to all, not even briefly
-            os.fchmod(listener.fileno(), 0o600)
-            listener.bind(str(path))
-            os.chown(path, self.uid, self.uid)
-            listener.listen()
-            bootstrap = self._exec_bootstrap(
-                {"code": SERVER_SOURCE, "channel_path": f"{SOCKETS}/{name}", "secret": secret}
-                | {"memory_bytes": self.memory_mb << 20, "max_processes": MAX_PROCESSES}
-            )
-            self._channel, hello = _accept(listener, bootstrap, secret, time.monotonic() + START_TIMEOUT_S)
+            with listening(self.sandbox.sockets_dir, self.uid) as (listener, name):
+                bootstrap = self._exec_bootstrap()
+                with contextlib.closing(bootstrap):  # the kernel closes its end of the exec after connecting
+                    source = {"code": SERVER_SOURCE, "channel_path": f"{SOCKETS}/{name}", "secret": secret}
+                    source |= {"memory_bytes": self.memory_mb << 20, "max_processes": MAX_PROCESSES}
+                    bootstrap.sendall(json.dumps(source).encode() + b"\n")
+                    deadline = time.monotonic() + START_TIMEOUT_S
+                    self._channel, hello = accept_kernel(listener, secret, deadline, bootstrap)
             self.pid = int(hello["pid"])
         except (DockerException, OSError, KernelDied, TimeoutError, KeyError, TypeError, ValueError) as err:
             raise SandboxError(f"the Python kernel did not start in the sandbox: {err!r}") from err
-        finally:
-            listener.close()
-            path.unlink(missing_ok=True)
-            if bootstrap is not None:
-                bootstrap.close()
         return time.monotonic() - started
 
-    def _exec_bootstrap(self, source: dict) -> socket.socket:
-        """Starts `python3 -c BOOTSTRAP` as the kernel's user and sends it `source`; returns the exec's attach
-        socket (its end of file: the process exited)."""
+    def _exec_bootstrap(self) -> socket.socket:
+        """Starts `python3 -c BOOTSTRAP` as the kernel's user; returns the exec's attach socket (its stdin; its
+        end of file: the process exited)."""
         exec_id = self._client.api.exec_create(
             self.sandbox.container_id,
             ["python3", "-u", "-c", BOOTSTRAP],
@@ -237,7 +250,6 @@ class Kernel:
         attached = self._client.api.exec_start(exec_id, socket=True)
         sock = getattr(attached, "_sock", attached)
         sock.settimeout(10)
-        sock.sendall(json.dumps(source).encode() + b"\n")
         return sock
 
     def run(self, code: str, timeout: float = 30.0) -> CellResult:
