@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import gymnasium as gym
 import pytest
 
+from prm.envs.data_analysis.hostile import FIND_CHANNEL
 from prm.envs.data_analysis.kernel import accept_kernel, listening
 from prm.sandboxes.docker import SOCKETS
 from prm.sandboxes.images import AGENT_UID
@@ -81,35 +82,28 @@ def test_forging_the_reply_channel_restarts_the_kernel(env):
     assert step(env, "2 + 2")[0] == "4\n"
 
 
-CHANNEL_FD = (  # a cell finds the kernel's channel: its only socket
-    "import os, socket\n"
-    "channel = next(int(fd) for fd in os.listdir('/proc/self/fd')\n"
-    "               if os.readlink(f'/proc/self/fd/{fd}').startswith('socket:'))\n"
-)
-
-
 def test_garbage_written_to_the_channel_socket_restarts_the_kernel(env):
-    observation, _ = step(env, CHANNEL_FD + "os.write(channel, b'{garbage\\n')")
+    observation, _ = step(env, FIND_CHANNEL + "os.write(channel, b'{garbage\\n')")
     assert "the kernel was restarted" in observation and "corrupted" in observation
     assert step(env, "2 + 3")[0] == "5\n"
 
 
 def test_closing_the_channel_socket_restarts_the_kernel(env):
     observation, _ = step(
-        env, CHANNEL_FD + "socket.socket(fileno=os.dup(channel)).shutdown(socket.SHUT_RDWR)"
+        env, FIND_CHANNEL + "socket.socket(fileno=os.dup(channel)).shutdown(socket.SHUT_RDWR)"
     )
     assert "the kernel was restarted" in observation and "channel closed" in observation
     assert step(env, "2 + 4")[0] == "6\n"
 
 
 def test_flooding_the_channel_socket_restarts_the_kernel(env):
-    observation, _ = step(env, CHANNEL_FD + "while True:\n    os.write(channel, b'x' * 65536)")
+    observation, _ = step(env, FIND_CHANNEL + "while True:\n    os.write(channel, b'x' * 65536)")
     assert "the kernel was restarted" in observation and "flooded" in observation
     assert step(env, "2 + 5")[0] == "7\n"
 
 
 def test_a_cell_cannot_connect_to_its_channel_again_nor_list_or_write_the_sockets_dir(env):
-    code = CHANNEL_FD + (  # the host's listening socket is gone once the kernel connected
+    code = FIND_CHANNEL + (  # the host's listening socket is gone once the kernel connected
         "name = os.path.basename(socket.socket(fileno=os.dup(channel)).getpeername())\n"
         "for attempt in (lambda: socket.socket(socket.AF_UNIX).connect(f'{SOCKETS}/{name}'),\n"
         "                lambda: os.listdir(SOCKETS), lambda: open(f'{SOCKETS}/x.sock', 'w')):\n"
