@@ -75,31 +75,23 @@ def test_killing_the_kernel_or_everything_in_reach_restarts_the_kernel_not_the_s
     assert step(env, "1 + 1")[0] == "2\n"
 
 
-def test_forging_the_reply_channel_restarts_the_kernel(env):
-    code = "import os\nfor fd in range(3, 12):\n    try:\n        os.write(fd, b'{not json\\n' * 3)\n    except OSError:\n        pass"
-    observation, _ = step(env, code)
-    assert "the kernel was restarted" in observation and "corrupted" in observation
+@pytest.mark.parametrize(
+    ("attack", "said"),
+    [
+        (
+            "for fd in range(3, 12):\n    try:\n        os.write(fd, b'{not json\\n' * 3)\n    except OSError:\n        pass",
+            "corrupted",
+        ),
+        ("os.write(channel, b'{garbage\\n')", "corrupted"),
+        ("socket.socket(fileno=os.dup(channel)).shutdown(socket.SHUT_RDWR)", "channel closed"),
+        ("while True:\n    os.write(channel, b'x' * 65536)", "flooded"),
+    ],
+    ids=["forged-fds", "garbage", "closed", "flooded"],
+)
+def test_garbage_a_close_or_a_flood_on_the_kernels_channel_restarts_the_kernel(env, attack, said):
+    observation, _ = step(env, FIND_CHANNEL + attack)
+    assert "the kernel was restarted" in observation and said in observation
     assert step(env, "2 + 2")[0] == "4\n"
-
-
-def test_garbage_written_to_the_channel_socket_restarts_the_kernel(env):
-    observation, _ = step(env, FIND_CHANNEL + "os.write(channel, b'{garbage\\n')")
-    assert "the kernel was restarted" in observation and "corrupted" in observation
-    assert step(env, "2 + 3")[0] == "5\n"
-
-
-def test_closing_the_channel_socket_restarts_the_kernel(env):
-    observation, _ = step(
-        env, FIND_CHANNEL + "socket.socket(fileno=os.dup(channel)).shutdown(socket.SHUT_RDWR)"
-    )
-    assert "the kernel was restarted" in observation and "channel closed" in observation
-    assert step(env, "2 + 4")[0] == "6\n"
-
-
-def test_flooding_the_channel_socket_restarts_the_kernel(env):
-    observation, _ = step(env, FIND_CHANNEL + "while True:\n    os.write(channel, b'x' * 65536)")
-    assert "the kernel was restarted" in observation and "flooded" in observation
-    assert step(env, "2 + 5")[0] == "7\n"
 
 
 def test_a_cell_cannot_connect_to_its_channel_again_nor_list_or_write_the_sockets_dir(env):
