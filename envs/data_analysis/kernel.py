@@ -225,7 +225,9 @@ class Kernel:
         try:
             with listening(self.sandbox.sockets_dir, self.uid) as (listener, name):
                 bootstrap = self._exec_bootstrap()
-                with contextlib.closing(bootstrap):  # the kernel closes its end of the exec after connecting
+                with contextlib.closing(
+                    bootstrap
+                ):  # the exec's stream is needed only until the kernel connects
                     source = {"code": SERVER_SOURCE, "channel_path": f"{SOCKETS}/{name}", "secret": secret}
                     source |= {"memory_bytes": self.memory_mb << 20, "max_processes": MAX_PROCESSES}
                     bootstrap.sendall(json.dumps(source).encode() + b"\n")
