@@ -28,6 +28,11 @@ so later forks cost only the copy (`close_spares()` removes the spares; they als
 of their configuration that forked is closed or collected, and at interpreter exit).
 Snapshots cover the workspace (the only persistent writable place; `/tmp` is scratch).
 
+With `sockets=True` the container also sees `SOCKETS` (`/run/prm-sockets`): a private host directory
+(`sockets_dir`, root's, mode 0711, mounted read-only) where host code can listen on a Unix socket for one
+chosen process of the sandbox, bypassing dockerd's stream proxy. Nothing in the container can create, list or
+remove entries there; a socket is reachable only by the uid the host gives it (mode 0600).
+
 Every call has an explicit timeout. If the container dies or the helper stops answering, the call raises
 `SandboxError` (an infrastructure failure) and every later call does too.
 
@@ -67,6 +72,7 @@ from prm.sandboxes.local import check_command
 from prm.sandboxes.workspace import HostWorkspace, WorkspaceDiff, WorkspaceSnapshot, new_root
 
 WORKSPACE = "/workspace"
+SOCKETS = "/run/prm-sockets"
 API_TIMEOUT_S = 120.0
 """Timeout of every docker API call."""
 START_TIMEOUT_S = 120.0
@@ -240,6 +246,7 @@ class DockerSandbox:
         workspace_from: a host directory copied into `/workspace` at start.
         limits: resource limits; `SandboxLimits()` by default.
         env: extra environment variables for every command.
+        sockets: mount a private host directory for Unix sockets at `SOCKETS` (see the module docstring).
     """
 
     def __init__(
@@ -249,6 +256,7 @@ class DockerSandbox:
         workspace_from: str | Path | None = None,
         limits: SandboxLimits | None = None,
         env: dict[str, str] | None = None,
+        sockets: bool = False,
         _workspace: HostWorkspace | None = None,
     ):
         self.limits = limits or SandboxLimits()
@@ -276,6 +284,12 @@ class DockerSandbox:
             quota_mb=self.limits.disk_mb,
             mounted=True,
         )
+        self.sockets_dir: Path | None = None
+        """The host side of `SOCKETS` when started with `sockets=True`, else None."""
+        if sockets:
+            self.sockets_dir = self._ws.root / "sockets"
+            self.sockets_dir.mkdir()
+            self.sockets_dir.chmod(0o711)  # whatever the umask: traversable, not listable
         self._lock = threading.Lock()
         self._broken: str | None = None
         self._killed_from_inside = False
@@ -290,6 +304,9 @@ class DockerSandbox:
         mb = 1024 * 1024
         scratch_mb = min(TMPFS_MAX_MB, self.limits.memory_mb // 4)
         environment = {"HOME": "/tmp", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", **self.extra_env}
+        mounts = [self._workspace_mount()]
+        if self.sockets_dir is not None:
+            mounts.append(Mount(SOCKETS, str(self.sockets_dir), type="bind", read_only=True))
         try:
             self._container = self._client.containers.create(
                 self.image,
@@ -308,7 +325,7 @@ class DockerSandbox:
                 read_only=True,
                 tmpfs={"/tmp": f"rw,nosuid,nodev,size={scratch_mb}m,nr_inodes={TMPFS_INODES},mode=1777"},
                 shm_size=f"{scratch_mb}m",
-                mounts=[self._workspace_mount()],
+                mounts=mounts,
                 ulimits=[
                     Ulimit(
                         name="fsize", soft=self.limits.file_size_mb * mb, hard=self.limits.file_size_mb * mb
@@ -423,7 +440,7 @@ class DockerSandbox:
         self._ws.restore(snapshot)
 
     def fork(self, *, use_spare: bool = True) -> DockerSandbox:
-        """A new sandbox (new container, same image, limits and env) with a copy of this workspace.
+        """A new sandbox (new container, same image, limits, env and `sockets`) with a copy of this workspace.
 
         With `use_spare`, a fresh container started in the background by an earlier `fork()` or
         `prestart_fork()` is used when one is ready, so the fork costs only the workspace copy; the next spare
@@ -453,7 +470,13 @@ class DockerSandbox:
         with ThreadPoolExecutor(1) as pool:
             copying = pool.submit(lambda: None if instant else self._ws.copy_into(clone))
             try:
-                forked = DockerSandbox(self.image, limits=self.limits, env=self.extra_env, _workspace=clone)
+                forked = DockerSandbox(
+                    self.image,
+                    limits=self.limits,
+                    env=self.extra_env,
+                    sockets=self._has_sockets,
+                    _workspace=clone,
+                )
             except BaseException:
                 with contextlib.suppress(Exception):
                     copying.result()
@@ -475,10 +498,15 @@ class DockerSandbox:
         _SPARES.ensure(self._spare_key(), self._start_spare, wait=wait)
 
     def _spare_key(self) -> tuple:
-        return (self.image, self.limits.model_dump_json(), tuple(sorted(self.extra_env.items())))
+        env = tuple(sorted(self.extra_env.items()))
+        return (self.image, self.limits.model_dump_json(), env, self._has_sockets)
 
     def _start_spare(self) -> DockerSandbox:
-        return DockerSandbox(self.image, limits=self.limits, env=self.extra_env)
+        return DockerSandbox(self.image, limits=self.limits, env=self.extra_env, sockets=self._has_sockets)
+
+    @property
+    def _has_sockets(self) -> bool:
+        return self.sockets_dir is not None
 
     @property
     def container_id(self) -> str | None:

@@ -5,9 +5,18 @@ hidden material, and the next reset starts clean."""
 from __future__ import annotations
 
 import json
+import shlex
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import gymnasium as gym
 import pytest
+
+from prm.envs.data_analysis.hostile import FIND_CHANNEL
+from prm.envs.data_analysis.kernel import accept_kernel, listening
+from prm.sandboxes.docker import SOCKETS
+from prm.sandboxes.images import AGENT_UID
 
 pytestmark = pytest.mark.docker
 
@@ -66,11 +75,76 @@ def test_killing_the_kernel_or_everything_in_reach_restarts_the_kernel_not_the_s
     assert step(env, "1 + 1")[0] == "2\n"
 
 
-def test_forging_the_reply_channel_restarts_the_kernel(env):
-    code = "import os\nfor fd in range(3, 12):\n    try:\n        os.write(fd, b'{not json\\n' * 3)\n    except OSError:\n        pass"
-    observation, _ = step(env, code)
-    assert "the kernel was restarted" in observation and "corrupted" in observation
+@pytest.mark.parametrize(
+    ("attack", "said"),
+    [
+        (
+            "for fd in range(3, 12):\n    try:\n        os.write(fd, b'{not json\\n' * 3)\n    except OSError:\n        pass",
+            "corrupted",
+        ),
+        ("os.write(channel, b'{garbage\\n')", "corrupted"),
+        ("socket.socket(fileno=os.dup(channel)).shutdown(socket.SHUT_RDWR)", "channel closed"),
+        ("while True:\n    os.write(channel, b'x' * 65536)", "flooded"),
+    ],
+    ids=["forged-fds", "garbage", "closed", "flooded"],
+)
+def test_garbage_a_close_or_a_flood_on_the_kernels_channel_restarts_the_kernel(env, attack, said):
+    observation, _ = step(env, FIND_CHANNEL + attack)
+    assert "the kernel was restarted" in observation and said in observation
     assert step(env, "2 + 2")[0] == "4\n"
+
+
+def test_a_cell_cannot_connect_to_its_channel_again_nor_list_or_write_the_sockets_dir(env):
+    code = FIND_CHANNEL + (  # the host's listening socket is gone once the kernel connected
+        "name = os.path.basename(socket.socket(fileno=os.dup(channel)).getpeername())\n"
+        "for attempt in (lambda: socket.socket(socket.AF_UNIX).connect(f'{SOCKETS}/{name}'),\n"
+        "                lambda: os.listdir(SOCKETS), lambda: open(f'{SOCKETS}/x.sock', 'w')):\n"
+        "    try:\n"
+        "        attempt()\n"
+        "    except OSError as err:\n"
+        "        print(type(err).__name__)"
+    )
+    observation, _ = step(env, f"SOCKETS = {SOCKETS!r}\n" + code)
+    assert observation.split() == ["FileNotFoundError", "PermissionError", "OSError"]
+    assert step(env, "2 + 6")[0] == "8\n"
+
+
+def test_a_socket_waiting_for_another_kernel_is_out_of_reach_of_cells_and_sandbox_commands(env):
+    sandbox, other_uid = env.unwrapped.sandbox, env.unwrapped.kernel.uid + 1
+    with listening(sandbox.sockets_dir, other_uid) as (listener, name):  # as another kernel's start does
+        connect = (
+            "import socket\ntry:\n"
+            f"    socket.socket(socket.AF_UNIX).connect('{SOCKETS}/{name}')\n"
+            "except OSError as err:\n    print(type(err).__name__)"
+        )
+        assert step(env, connect)[0] == "PermissionError\n"
+        assert sandbox.exec(f"python3 -c {shlex.quote(connect)}").stdout == "PermissionError\n"
+        listener.setblocking(False)
+        with pytest.raises(BlockingIOError):
+            listener.accept()  # no connection got through
+    listed = sandbox.exec(f"ls {SOCKETS} || touch {SOCKETS}/x || echo refused")
+    assert listed.stdout == "refused\n" and "Permission denied" in listed.stderr
+
+
+def test_only_a_connection_presenting_the_secret_becomes_the_channel(env):
+    sandbox, secret = env.unwrapped.sandbox, "s3cret"
+    with listening(sandbox.sockets_dir, AGENT_UID) as (listener, name):  # a listener the commands may reach
+        client = (
+            "import json, socket\n"
+            "def hello(secret, pid):\n"
+            "    s = socket.socket(socket.AF_UNIX)\n"
+            f"    s.connect('{SOCKETS}/{name}')\n"
+            "    s.sendall(json.dumps({'secret': secret, 'pid': pid}).encode() + b'\\n')\n"
+            "    return s\n"
+            "print('dropped' if hello('a guess', 1).recv(1) == b'' else 'kept', flush=True)\n"
+            f"hello({secret!r}, 2).recv(1)"
+        )
+        with ThreadPoolExecutor(1) as pool:
+            command = pool.submit(sandbox.exec, f"python3 -c {shlex.quote(client)}", 60)
+            never_ends, _ = socket.socketpair()  # stands for a kernel's exec that stays alive
+            channel, hello = accept_kernel(listener, secret, time.monotonic() + 60, never_ends)
+            channel.close()
+            assert hello["pid"] == 2 and command.result().stdout == "dropped\n"
 
 
 def test_a_fork_bomb_is_contained(env):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import stat
 import time
 
 import docker
@@ -9,7 +10,7 @@ import pytest
 
 from prm.errors import PathEscapeError, SandboxError
 from prm.sandboxes import Sandbox, SandboxLimits
-from prm.sandboxes.docker import DockerSandbox, close_spares
+from prm.sandboxes.docker import SOCKETS, DockerSandbox, close_spares
 from prm.sandboxes.runner import truncation_marker
 
 pytestmark = pytest.mark.docker
@@ -151,6 +152,19 @@ def test_forks_diverge(sb, how):
         grandchild.close()
     finally:
         child.close()
+
+
+@pytest.mark.parametrize("how", ["new container", "prestarted spare"])
+def test_a_sockets_dir_is_private_and_read_only_and_each_fork_gets_its_own(sb, how):
+    assert sb.sockets_dir is None and not sb.exec(f"test -e {SOCKETS}").ok  # only where asked for
+    with DockerSandbox(limits=LIMITS, sockets=True) as parent:
+        assert stat.S_IMODE(parent.sockets_dir.stat().st_mode) == 0o711
+        refused = parent.exec(f"test -d {SOCKETS} && (ls {SOCKETS} || touch {SOCKETS}/x || echo refused)")
+        assert refused.stdout == "refused\n"
+        if how == "prestarted spare":
+            parent.prestart_fork(wait=True)
+        with parent.fork(use_spare=how == "prestarted spare") as child:
+            assert child.sockets_dir not in (None, parent.sockets_dir) and child.exec(f"test -d {SOCKETS}").ok
 
 
 def test_missing_image_is_a_clear_error(docker_engine):

@@ -1,7 +1,7 @@
 """`prm bench data`: the speed of `prm/data-analysis-v0`'s kernel against a fresh process, in the same run.
 
 In one sandbox of the family's image, measures:
-- kernel start: `Kernel(sandbox)` (one `docker exec` attached to the host, the server source sent in, ready);
+- kernel start: `Kernel(sandbox)` (one `docker exec`, the server source sent in, connected to its socket);
 - a trivial cell (`x = 1`) through `Kernel.run`, and through a whole `env.step(python)` (JSON parsing,
   argument validation, step signals, the observation text);
 - the baseline: `python3 -c 'x = 1'` as a fresh process through `sandbox.exec` (the sandbox's fast channel).

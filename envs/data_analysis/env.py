@@ -183,7 +183,7 @@ class DataAnalysisEnv(PrmEnv):
             scenario = load_data_scenario(ids[int(self.np_random.integers(len(ids)))])
         self._close_sandbox()
         self.sandbox = DockerSandbox(
-            self.image, workspace_from=prepared_workspace(scenario), limits=self.limits
+            self.image, workspace_from=prepared_workspace(scenario), limits=self.limits, sockets=True
         )
         self._episode = _Episode(scenario)
         self.kernel = self._open_kernel(self.sandbox)

@@ -1,11 +1,12 @@
 """The persistent Python kernel that runs inside the sandbox (standard library only; its source is sent in).
 
-`prm.envs.data_analysis.kernel.Kernel` starts `python3 -c BOOTSTRAP` in the container through a `docker exec`
-whose stdin and stdout stay attached to the host; the bootstrap reads this module's source as its first line
-and calls `serve()`. Requests are JSON lines on stdin, replies JSON lines on a private copy of the original
-stdout (fd 1 and 2 are redirected to a pipe, so nothing the cell writes, even with `os.write(1, ...)` or a
-subprocess, reaches the reply channel by accident). Output written at fd level is appended after the cell's
-Python-level output.
+`prm.envs.data_analysis.kernel.Kernel` starts `python3 -c BOOTSTRAP` in the container through a `docker exec`;
+the bootstrap reads one JSON line on stdin (this module's source, the path of a Unix socket the host listens
+on, a secret) and calls `serve()`, which connects to the socket and sends `{"secret", "pid"}` as its first
+line. From then on the socket is the channel, beside dockerd: requests are JSON lines from the host, replies
+JSON lines back. Stdin becomes `/dev/null` and fd 1 and 2 a pipe, so nothing the cell writes, even with
+`os.write(1, ...)` or a subprocess, reaches the channel by accident (the socket is close-on-exec).
+Output written at fd level is appended after the cell's Python-level output.
 
 - `{"op": "run", "code": str, "timeout": float, "cap": int}`: runs the cell in one persistent namespace (like a
   notebook cell: a final expression's repr is shown). Everything the cell writes to stdout/stderr (Python or C
@@ -31,6 +32,7 @@ import os
 import resource
 import select
 import signal
+import socket
 import sys
 import threading
 import time
@@ -101,17 +103,35 @@ class _Stream(io.TextIOBase):
         return "utf-8"
 
 
+def _strays_alive() -> bool:
+    """Whether a process of the kernel's user other than the kernel runs in the container (zombies do not
+    count: they run nothing). Read from /proc (`kill(-1)` cannot tell: it succeeds while any process of the
+    container is visible, signalled or not)."""
+    uid, me = str(os.getuid()), str(os.getpid())
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit() or pid == me:
+            continue
+        try:
+            with open(f"/proc/{pid}/status") as f:
+                fields = dict(line.split(":", 1) for line in f.read().splitlines() if ":" in line)
+        except OSError:  # it ended meanwhile
+            continue
+        if fields.get("Uid", "").split()[:1] == [uid] and not fields.get("State", "").strip().startswith("Z"):
+            return True
+    return False
+
+
 def _end_strays() -> None:
     """Kills every process the cell left behind (all of the kernel's user but the kernel: `kill(-1)` spares
     the caller) and reaps them, so a fork bomb or a background job cannot write into later cells."""
     for _ in range(1000):  # again until none is left: a fork bomb forks while it is being killed
-        try:
-            os.kill(-1, signal.SIGKILL)
-        except OSError:  # ESRCH: nothing left to signal
-            break
         with contextlib.suppress(ChildProcessError):  # the kernel's own children stay zombies until reaped
             while os.waitpid(-1, os.WNOHANG)[0]:
                 pass
+        if not _strays_alive():
+            return
+        with contextlib.suppress(OSError):
+            os.kill(-1, signal.SIGKILL)
 
 
 def _interrupt(signum, frame):
@@ -166,7 +186,7 @@ def _scalars(value, out: list, limit: int, depth: int = 0) -> None:
             _scalars(item, out, limit, depth + 1)
 
 
-def _probe(namespace: dict, limit: int, reply_fd: int) -> None:
+def _probe(namespace: dict, limit: int, channel: socket.socket) -> None:
     """Forks; the child lists the namespace's scalar values and writes them as one JSON line, then exits."""
     read_fd, write_fd = os.pipe()
     pid = os.fork()
@@ -183,15 +203,28 @@ def _probe(namespace: dict, limit: int, reply_fd: int) -> None:
         data += chunk
     os.close(read_fd)
     os.waitpid(pid, 0)
-    os.write(reply_fd, bytes(data or b'{"values": []}') + b"\n")
+    channel.sendall(bytes(data or b'{"values": []}') + b"\n")
 
 
-def serve(memory_bytes: int, max_processes: int) -> None:
+def _connect(path: str, secret: str) -> socket.socket:
+    """The channel to the host: the Unix socket at `path`, introduced by the secret the host sent in."""
+    channel = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    channel.connect(path)
+    channel.sendall(json.dumps({"secret": secret, "pid": os.getpid()}).encode() + b"\n")
+    return channel
+
+
+def serve(channel_path: str, secret: str, memory_bytes: int, max_processes: int) -> None:
+    if os.getuid() == 0:  # `kill(-1)` between cells would reach every process the host runs
+        raise SystemExit("the kernel refuses to run as root")
     with contextlib.suppress(OSError), open("/proc/self/oom_score_adj", "w") as f:
         f.write("1000")
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
     resource.setrlimit(resource.RLIMIT_NPROC, (max_processes, max_processes))
-    reply_fd = os.dup(1)
+    channel = _connect(channel_path, secret)
+    null_fd = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null_fd, 0)
+    os.close(null_fd)
     read_fd, write_fd = os.pipe()
     os.dup2(write_fd, 1)
     os.dup2(write_fd, 2)
@@ -200,16 +233,15 @@ def serve(memory_bytes: int, max_processes: int) -> None:
     sys.stdout, sys.stderr = _Stream(output, 1), _Stream(output, 2)
     signal.signal(signal.SIGALRM, _interrupt)
     namespace: dict = {"__name__": "__main__", "__builtins__": __builtins__}
-    requests = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
-    os.write(reply_fd, json.dumps({"ready": True, "pid": os.getpid()}).encode() + b"\n")
+    requests = channel.makefile("r", encoding="utf-8")
     kernel_pid = os.getpid()
     for line in requests:
         request = json.loads(line)
         if request["op"] == "probe":
             try:
-                _probe(namespace, int(request["limit"]), reply_fd)
+                _probe(namespace, int(request["limit"]), channel)
             except Exception:  # e.g. the agent replaced os.fork: the probe sees nothing, the kernel lives on
-                os.write(reply_fd, b'{"values": []}\n')
+                channel.sendall(b'{"values": []}\n')
             continue
         output.start_cell(int(request["cap"]))
         started = time.monotonic()
@@ -230,4 +262,4 @@ def serve(memory_bytes: int, max_processes: int) -> None:
         text, omitted = output.finish_cell()
         reply = {"output": text, "error": error, "truncated": omitted > 0, "omitted": omitted}
         reply |= {"interrupted": interrupted, "duration_s": time.monotonic() - started}
-        os.write(reply_fd, json.dumps(reply).encode() + b"\n")
+        channel.sendall(json.dumps(reply).encode() + b"\n")
