@@ -161,11 +161,12 @@ class _Channel:
 
 
 class _Spares:
-    """Fresh sandboxes started in the background, at most one per (image, limits, env), for fast forks.
+    """Fresh sandboxes started in the background per (image, limits, env), for fast forks: as many as the
+    configuration's sandboxes last asked for (`prestart_fork(spares=...)`, one by default).
 
     Holds spares for the `MAX_KEYS` most recently forked configurations; older spares are closed. A spare
     lives only while a sandbox of its configuration that forks (`use`) is open: when the last one is closed
-    or garbage-collected (`release`), the spare is closed too, so a process that closes its envs leaves no
+    or garbage-collected (`release`), its spares are closed too, so a process that closes its envs leaves no
     container behind even if it never reaches the interpreter's exit handlers (a vector-env worker).
     """
 
@@ -173,33 +174,35 @@ class _Spares:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._pending: dict[tuple, Future] = {}
+        self._pending: dict[tuple, list[Future]] = {}
+        self._wanted: dict[tuple, int] = {}
         self._users: dict[tuple, int] = {}
         self._executor = ThreadPoolExecutor(2, thread_name_prefix="prm-spare")
 
     def take(self, key: tuple) -> DockerSandbox | None:
-        """A ready spare for `key`, or None when none is ready yet (one still starting stays pending)."""
+        """A ready spare for `key`, or None when none is ready yet (those still starting stay pending)."""
         with self._lock:
-            future = self._pending.get(key)
-            if future is None or not future.done():
+            futures = self._pending.get(key, [])
+            future = next((f for f in futures if f.done() and f.exception() is None), None)
+            if future is None:
                 return None
-            del self._pending[key]
-        return None if future.exception() is not None else future.result()
+            futures.remove(future)
+        return future.result()
 
-    def ensure(self, key: tuple, start: Callable[[], DockerSandbox], wait: bool) -> None:
+    def ensure(self, key: tuple, start: Callable[[], DockerSandbox], wait: bool, count: int | None) -> None:
+        """Keep `count` spares of `key` started or starting (the last count asked for when None)."""
         with self._lock:
-            future = self._pending.get(key)
-            if future is None or (future.done() and future.exception() is not None):
-                future = self._submit(key, start)
+            if count is not None:
+                self._wanted[key] = count
+            futures = [f for f in self._pending.pop(key, []) if not (f.done() and f.exception() is not None)]
+            while len(futures) < self._wanted.get(key, 1):
+                futures.append(self._executor.submit(start))
+            self._pending[key] = futures
+            while len(self._pending) > self.MAX_KEYS:
+                _close_spares(self._pending.pop(next(iter(self._pending))), wait=False)
         if wait:
-            future.exception()
-
-    def _submit(self, key: tuple, start: Callable[[], DockerSandbox]) -> Future:
-        self._pending[key] = future = self._executor.submit(start)
-        while len(self._pending) > self.MAX_KEYS:
-            oldest = self._pending.pop(next(iter(self._pending)))
-            oldest.add_done_callback(_close_spare)
-        return future
+            for future in futures:
+                future.exception()
 
     def use(self, key: tuple) -> None:
         """A sandbox of configuration `key` may fork: keep its spares until it is `release`d."""
@@ -207,25 +210,32 @@ class _Spares:
             self._users[key] = self._users.get(key, 0) + 1
 
     def release(self, key: tuple) -> None:
-        """A sandbox that `use`d `key` is gone; the last one takes the spare of `key` with it."""
+        """A sandbox that `use`d `key` is gone; the last one takes the spares of `key` with it."""
         with self._lock:
             self._users[key] -= 1
             if self._users[key] > 0:
                 return
             del self._users[key]
-            future = self._pending.pop(key, None)
-        if future is not None:
-            future.cancel()
-            future.add_done_callback(_close_spare)
-            if not future.cancelled():
-                future.exception()  # waits: the process may exit right after (no thread would close it)
+            self._wanted.pop(key, None)
+            futures = self._pending.pop(key, [])
+        _close_spares(
+            futures, wait=True
+        )  # waits: the process may exit right after (no thread would close it)
 
     def close_all(self) -> None:
         """Close every spare (they are also removed when the interpreter exits)."""
         with self._lock:
             pending, self._pending = list(self._pending.values()), {}
-        for future in pending:
-            future.add_done_callback(_close_spare)
+        for futures in pending:
+            _close_spares(futures, wait=True)
+
+
+def _close_spares(futures: list[Future], wait: bool) -> None:
+    """Close these spares once started (those not started yet are cancelled); with `wait`, before returning."""
+    for future in futures:
+        future.cancel()
+        future.add_done_callback(_close_spare)
+        if wait and not future.cancelled():
             future.exception()
 
 
@@ -443,8 +453,9 @@ class DockerSandbox:
         """A new sandbox (new container, same image, limits, env and `sockets`) with a copy of this workspace.
 
         With `use_spare`, a fresh container started in the background by an earlier `fork()` or
-        `prestart_fork()` is used when one is ready, so the fork costs only the workspace copy; the next spare
-        is then started in the background. Otherwise the copy runs while a new container starts.
+        `prestart_fork()` is used when one is ready, so the fork costs only the workspace copy (a snapshot in
+        the copy-on-write pool); a replacement spare then starts in the background. Otherwise the copy runs
+        while a new container starts.
         """
         self._check_usable()
         forked = self._fork_into_spare() if use_spare else None
@@ -489,13 +500,18 @@ class DockerSandbox:
                 raise
         return forked
 
-    def prestart_fork(self, wait: bool = False) -> None:
-        """Start a spare container for this sandbox's next `fork()` in the background (or wait for it)."""
+    def prestart_fork(self, wait: bool = False, spares: int | None = None) -> None:
+        """Start spare containers for this sandbox's next forks in the background (or wait for them): `spares`
+        of them (kept for every later fork of this configuration), else as many as last asked for (one).
+
+        Forks made back to back (e.g. n Monte Carlo rollouts per step) each take a ready spare: ask for n."""
         self._check_usable()
-        if self._spare_release is None:  # the spare goes when this sandbox does (closed or collected)
+        if spares is not None and spares < 1:
+            raise ValueError(f"spares must be at least 1, got {spares}")
+        if self._spare_release is None:  # the spares go when this sandbox does (closed or collected)
             _SPARES.use(self._spare_key())
             self._spare_release = weakref.finalize(self, _SPARES.release, self._spare_key())
-        _SPARES.ensure(self._spare_key(), self._start_spare, wait=wait)
+        _SPARES.ensure(self._spare_key(), self._start_spare, wait=wait, count=spares)
 
     def _spare_key(self) -> tuple:
         env = tuple(sorted(self.extra_env.items()))

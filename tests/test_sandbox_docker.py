@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import time
 
@@ -12,6 +13,7 @@ from prm.errors import PathEscapeError, SandboxError
 from prm.sandboxes import Sandbox, SandboxLimits
 from prm.sandboxes.docker import SOCKETS, DockerSandbox, close_spares
 from prm.sandboxes.runner import truncation_marker
+from tests.conditions import wait_until
 
 pytestmark = pytest.mark.docker
 
@@ -152,6 +154,30 @@ def test_forks_diverge(sb, how):
         grandchild.close()
     finally:
         child.close()
+
+
+def ours() -> set[str]:
+    """Containers this process owns (by the owner labels)."""
+    client = docker.from_env()
+    try:
+        found = client.containers.list(all=True, filters={"label": f"prm.owner.pid={os.getpid()}"})
+        return {c.id for c in found}
+    finally:
+        client.close()
+
+
+def test_back_to_back_forks_each_take_a_prestarted_spare_and_the_spares_go_with_their_sandbox(docker_engine):
+    before = ours()
+    parent = DockerSandbox(limits=LIMITS.model_copy(update={"pids": 65}))  # a configuration of its own
+    parent.prestart_fork(wait=True, spares=3)
+    spares = ours() - before - {parent.container_id}
+    assert len(spares) == 3
+    children = [parent.fork() for _ in range(3)]  # none waits for a container to start
+    assert {child.container_id for child in children} == spares
+    for child in children:
+        child.close()
+    parent.close()
+    assert wait_until(lambda: ours() - before == set())  # the replacement spares went with the parent
 
 
 @pytest.mark.parametrize("how", ["new container", "prestarted spare"])
