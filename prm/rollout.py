@@ -34,8 +34,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import prm
-from prm.agents.base import Agent
-from prm.agents.model import PolicyUnavailable
+from prm.agent_protocol import Agent, PolicyUnavailable
 from prm.errors import SandboxError
 from prm.models import OutcomeRecord, PolicyCall, StepRecord, Trajectory, TrajectoryHeader
 from prm.scenario import scenario_provenance

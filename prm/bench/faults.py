@@ -36,9 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prm.agent_protocol import Agent, PolicyUnavailable
 from prm.agents import OpenAIChatAgent, OracleAgent
-from prm.agents.base import Agent
-from prm.agents.model import PolicyUnavailable
 from prm.bench.chat_server import ChatServer
 from prm.bench.hostile import Fault, Outcome, Verdict, contained, leaked, one_line
 from prm.bench.outage import RestartableServer
