@@ -387,6 +387,7 @@ class JudgeReward(StepSignal):
     """r_t = the judge's verdict on step t under `scheme` (see the module docstring)."""
 
     name: ClassVar[str] = "judge"
+    step_score: ClassVar[bool] = True  # a verdict on the step itself, not a change of a potential
 
     def __init__(
         self,
