@@ -4,8 +4,8 @@
 The model back ends import their libraries (openai, torch/transformers, vllm) only when built.
 """
 
-from prm.agents.base import Agent, AgentError
-from prm.agents.model import Generation, ModelAgent, PolicyUnavailable
+from prm.agent_protocol import Agent, AgentError, PolicyUnavailable
+from prm.agents.model import Generation, ModelAgent
 from prm.agents.openai_agent import OpenAIChatAgent
 from prm.agents.scripted import OracleAgent, ReplayAgent, ScriptedAgent
 from prm.agents.spec import AgentSpecError, make_agent

@@ -25,18 +25,9 @@ from typing import Any
 
 import gymnasium as gym
 
-from prm.agents.base import AgentError
+from prm.agent_protocol import AgentError, PolicyUnavailable
 from prm.agents.prompt import Conversation, Message, approximate_tokens
 from prm.models import PolicyCall
-
-
-class PolicyUnavailable(AgentError):
-    """The model back end failed (connection refused, 5xx after retries, an unreadable response): the
-    episode is lost to the infrastructure, not to the agent's choices. `status`: the HTTP status, if any."""
-
-    def __init__(self, message: str, *, status: int | None = None):
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass

@@ -18,7 +18,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from prm.agents.model import Generation, ModelAgent, PolicyUnavailable
+from prm.agent_protocol import PolicyUnavailable
+from prm.agents.model import Generation, ModelAgent
 from prm.agents.prompt import Message
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import gymnasium as gym
 
-from prm.agents.base import AgentError
+from prm.agent_protocol import AgentError
 from prm.models import Trajectory
 
 

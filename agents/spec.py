@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from prm.agents.base import Agent
+from prm.agent_protocol import Agent
 
 SPECS = "oracle, oracle:detour, replay:FILE, openai:MODEL, hf:PATH or vllm:PATH"
 

@@ -21,8 +21,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from prm.agent_protocol import PolicyUnavailable
 from prm.agents.local_model import LocalModelAgent
-from prm.agents.model import Generation, PolicyUnavailable
+from prm.agents.model import Generation
 from prm.agents.prompt import Message
 
 DEFAULT_MAX_NEW_TOKENS = 128

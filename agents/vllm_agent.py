@@ -15,9 +15,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from prm.agents.base import AgentError
+from prm.agent_protocol import AgentError, PolicyUnavailable
 from prm.agents.local_model import LocalModelAgent
-from prm.agents.model import Generation, PolicyUnavailable
+from prm.agents.model import Generation
 from prm.agents.prompt import Message
 
 

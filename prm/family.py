@@ -25,6 +25,7 @@ The contracts of the parts:
 - bench: a typer command function, registered as `prm bench NAME`.
 - scenario command: a typer command function, registered as `prm scenario NAME`.
 - hostile: a `prm.bench.hostile.Target`, what `prm bench hostile` attacks.
+- repairs_code: a flag, not a part: the env offers what `prm bench rewards` drives (see the field).
 """
 
 from __future__ import annotations
@@ -69,6 +70,11 @@ class Family:
     hostile: str | None = None
     """`"module:TARGET"`: the family's `prm.bench.hostile.Target` (its env, shell-like tool and own attacks)
     for `prm bench hostile`."""
+    repairs_code: bool = False
+    """The env is a repository-repair task: Python source in `env.unwrapped.sandbox`, the tools `edit`, `bash`,
+    `view`, `search` and `submit`, an oracle (`oracle_actions()`) made of `edit` calls, and a scenario naming
+    its tests (`scenario.tests.fail_to_pass`, `.pass_to_pass`). `prm bench rewards` measures the code signals
+    (`lsp`, `progress:test_pass`) on every such family."""
 
     def env_class(self) -> type:
         return load_ref(self.env)

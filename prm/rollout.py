@@ -34,8 +34,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 import prm
-from prm.agents.base import Agent
-from prm.agents.model import PolicyUnavailable
+from prm.agent_protocol import Agent, PolicyUnavailable
 from prm.errors import SandboxError
 from prm.models import OutcomeRecord, PolicyCall, StepRecord, Trajectory, TrajectoryHeader
 from prm.scenario import scenario_provenance
@@ -312,7 +311,10 @@ class RolloutEngine:
     too), and every branch plays on with the same policy. Branches do not branch again, so the episode's path
     gets b outcomes from each of its branch points. A branch's trajectory starts with its parent's steps and
     records `parent_id` and `branch_step`; `run()` returns each episode followed by its branches. Reward
-    wrappers are not carried into forks, so branching takes no `rewards` (rescore the files instead)."""
+    wrappers are not carried into forks, so branching takes no `rewards` (rescore the files instead).
+
+    Hooks: `on_start(i)` runs before episode i's env is made and reset (e.g. to bring back a service that the
+    reset needs), `on_step(i, record)` after each of its steps."""
 
     def __init__(
         self,
@@ -330,6 +332,7 @@ class RolloutEngine:
         address: str | None = None,
         batch: bool = True,
         on_step: Callable[[int, StepRecord], None] | None = None,
+        on_start: Callable[[int], None] | None = None,
         branch_every: int | None = None,
         branches: int = 2,
     ):
@@ -345,7 +348,7 @@ class RolloutEngine:
         self.rewards, self.out, self.seed = list(rewards), out, seed
         self.env_kwargs = dict(env_kwargs or {})
         self.batch = batch and hasattr(agent, "act_batch")
-        self.on_step = on_step
+        self.on_step, self.on_start = on_step, on_start
         self.timings = RolloutTimings()
         self.backend, self.address = backend, address
         self._ray_pool = None
@@ -380,6 +383,8 @@ class RolloutEngine:
         return self.agent.spawn() if hasattr(self.agent, "spawn") else copy.deepcopy(self.agent)
 
     def _open(self, episode: int, agent: Any) -> _Slot:
+        if self.on_start is not None:
+            self.on_start(episode)
         scenario = self.scenarios[episode % len(self.scenarios)]
         scenario_kwargs = {"scenario": scenario} if scenario is not None else {}
         runner = self._runner(

@@ -66,8 +66,9 @@ class StepSignal(gym.Wrapper):
 
     name: ClassVar[str]
     step_score: ClassVar[bool] = False
-    """True when the value scores the step itself (a PRM's step score); False when it is a change of a
-    potential (a delta, as every signal here is), which min-form credit must not be applied to."""
+    """True when the value scores the step itself (a PRM's step score, e.g. a judge's verdict); False when it
+    is a change of a potential (a delta: lsp, progress, info_gain), which min-form credit must not be applied
+    to (`prm.rewards.minform`)."""
 
     def __init__(self, env: gym.Env, *, weight: float = 1.0):
         super().__init__(env)

@@ -11,17 +11,15 @@ True
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, Protocol, runtime_checkable
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import gymnasium as gym
 
+from prm.agent_protocol import Agent, AgentError
 from prm.env import PrmEnv
 from prm.errors import RewardSpecError, SandboxError
 from prm.rewards.provers import prover_from_spec
 from prm.rewards.state_text import first_observation
-
-if TYPE_CHECKING:  # rewards depend on prm core only at import time
-    from prm.agents.base import Agent
 
 
 @runtime_checkable
@@ -106,8 +104,6 @@ class MonteCarlo:
         return sum(self._rollout(env.unwrapped) for _ in range(self.n)) / self.n
 
     def _rollout(self, base: PrmEnv) -> float:
-        from prm.agents.base import AgentError
-
         fork = base.fork()
         try:
             first = first_observation(base)

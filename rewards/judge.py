@@ -63,6 +63,7 @@ import gymnasium as gym
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from prm.agent_protocol import PolicyUnavailable
 from prm.errors import RewardSpecError
 from prm.models import Trajectory
 from prm.paths import cache_dir
@@ -261,7 +262,6 @@ class Judge:
 
     def _complete(self, system: str, prompts: list[str]) -> list[JudgeReply]:
         """The back end's replies to `prompts` (one batched call), or why each is missing."""
-        from prm.agents.model import PolicyUnavailable
         from prm.agents.prompt import Conversation
 
         sessions = [self.agent.spawn() for _ in prompts]
@@ -387,6 +387,7 @@ class JudgeReward(StepSignal):
     """r_t = the judge's verdict on step t under `scheme` (see the module docstring)."""
 
     name: ClassVar[str] = "judge"
+    step_score: ClassVar[bool] = True  # a verdict on the step itself, not a change of a potential
 
     def __init__(
         self,

@@ -11,11 +11,12 @@ when a `GatedAccumulation` is inside), at the last step this wrapper adds to `in
 so that a trainer summing `min_form_rewards` from t gets the min-form return of t. The rewards that
 `step` returns are not changed (the minimum over the future is known only at the end).
 
-When it applies: PURE's p_t are *step scores* (a PRM's judgement of each step, high for every good step).
-On *delta* signals (a change of a potential, r_t = V(s_{t+1}) - V(s_t): every signal in `prm.rewards`:
-lsp, progress, info_gain, shaping), a good step is usually followed by neutral steps worth 0, and the
-minimum wipes its credit: a fix at step 3 then a no-op, [0, 0, 1, 0], gives returns [0, 0, 0, 0]. So
-`MinForm` over a signal whose `step_score` is False warns (`DeltaSignalWarning`) when it is built.
+When it applies: PURE's p_t are *step scores* (a PRM's judgement of each step, high for every good step):
+in `prm.rewards`, the judge's verdict (`judge`). On *delta* signals (a change of a potential,
+r_t = V(s_{t+1}) - V(s_t): lsp, progress, info_gain, shaping, and implicit, whose log-ratio is the change of
+PRIME's implicit Q), a good step is usually followed by neutral steps worth 0, and the minimum wipes its
+credit: a fix at step 3 then a no-op, [0, 0, 1, 0], gives returns [0, 0, 0, 0]. So `MinForm` over a signal
+whose `step_score` is False warns (`DeltaSignalWarning`) when it is built, and so does `prm rescore`.
 
 >>> min_form([0.5, -0.2, 0.3])
 ([-0.2, -0.2, 0.3], [0.0, -0.5, 0.3])

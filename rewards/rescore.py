@@ -170,6 +170,6 @@ def aggregate(
             }
             process = [0.0] * (len(process) - 1) + [sum(released)]
         elif isinstance(spec, MinFormSpec):
-            warn_if_deltas([signal.name for signal in specs if isinstance(signal, SIGNAL_SPECS)])
+            warn_if_deltas([s.name for s in specs if isinstance(s, SIGNAL_SPECS) and not s.step_score])
             last["min_form_returns"], last["min_form_rewards"] = min_form(last.get("step_rewards", process))
     return process

@@ -64,6 +64,7 @@ class RewardSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: ClassVar[str]
     rank: ClassVar[int] = 0  # wrapping order: lower is closer to the env
+    step_score: ClassVar[bool] = False  # the `StepSignal.step_score` of the signal it builds
     positional: ClassVar[str | None] = None
 
     def build(self, env: gym.Env) -> gym.Env:
@@ -227,6 +228,7 @@ class InfoGainSpec(RewardSpec):
 
 class JudgeSpec(RewardSpec):
     name: ClassVar[str] = "judge"
+    step_score: ClassVar[bool] = True
     positional: ClassVar[str | None] = "scheme"
     scheme: Literal["score", "ternary", "rubric"] = "ternary"
     backend: Literal["openai", "hf", "vllm"] = "openai"

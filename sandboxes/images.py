@@ -76,11 +76,16 @@ def _hash(obj: object) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def _client() -> docker.DockerClient:
+@contextlib.contextmanager
+def _client() -> Iterator[docker.DockerClient]:
+    """A client of the Docker engine for one build or lookup, closed (its connections with it) on leaving,
+    also when the build fails: a failure kept for a report must not hold the engine's sockets open."""
     try:
-        return docker.from_env(timeout=STEP_TIMEOUT_S)
+        client = docker.from_env(timeout=STEP_TIMEOUT_S)
     except DockerException as exc:
         raise ImageBuildError(f"no Docker engine answers, so no image can be built: {exc}") from exc
+    with contextlib.closing(client):
+        yield client
 
 
 def image_exists(client: docker.DockerClient, tag: str) -> bool:
@@ -215,46 +220,48 @@ def base_image_tag(packages: Sequence[str] = BASE_PACKAGES, suite: str = SUITE) 
 def build_base_image(packages: Sequence[str] = BASE_PACKAGES, suite: str = SUITE) -> str:
     """Build (or find) the Debian base image; return its tag. Needs root (debootstrap) and a few minutes."""
     tag = base_image_tag(packages, suite)
-    client = _client()
-    if image_exists(client, tag):
-        return tag
-    with _lock(tag):
+    with _client() as client:
         if image_exists(client, tag):
             return tag
-        if os.geteuid() != 0:
-            raise ImageBuildError("image build step 'debootstrap' needs root; run `prm image build` as root")
-        if shutil.which("debootstrap") is None:
-            raise ImageBuildError(
-                "image build step 'debootstrap' failed: debootstrap is not installed "
-                "(apt-get install debootstrap)"
-            )
-        mirror, keyring = debian_mirror(suite)
-        work = Path(tempfile.mkdtemp(prefix="prm-base-"))
-        rootfs, tarball = work / "rootfs", work / "rootfs.tar"
-        try:
-            with _progress() as progress:
-                build = _Build(tag, progress)
-                argv = ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}"]
-                argv += [f"--keyring={keyring}"] if keyring else []
-                build.run("debootstrap", [*argv, suite, str(rootfs), mirror])
-                build.run("setup", ["chroot", str(rootfs), "/bin/sh", "-c", BASE_SETUP])
-                python, glibc = (rootfs / "etc/prm-python").read_text().split()
-                build.run("tar", ["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(tarball), "."])
-                build.show("docker-import")
-                changes = [*BASE_CHANGES, f"LABEL prm.python={python} prm.glibc={glibc} prm.recipe={tag}"]
-                try:
-                    client.api.import_image_from_file(
-                        str(tarball), repository=tag.split(":")[0], tag=tag.split(":")[1], changes=changes
-                    )
-                except (APIError, DockerException) as exc:
-                    build.log_path("docker-import").write_text(str(exc))
-                    raise _fail("docker-import", build.log_path("docker-import"), str(exc)) from exc
-            if not image_exists(client, tag):
+        with _lock(tag):
+            if image_exists(client, tag):
+                return tag
+            if os.geteuid() != 0:
                 raise ImageBuildError(
-                    f"image build step 'docker-import' failed: {tag} is missing after import"
+                    "image build step 'debootstrap' needs root; run `prm image build` as root"
                 )
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+            if shutil.which("debootstrap") is None:
+                raise ImageBuildError(
+                    "image build step 'debootstrap' failed: debootstrap is not installed "
+                    "(apt-get install debootstrap)"
+                )
+            mirror, keyring = debian_mirror(suite)
+            work = Path(tempfile.mkdtemp(prefix="prm-base-"))
+            rootfs, tarball = work / "rootfs", work / "rootfs.tar"
+            try:
+                with _progress() as progress:
+                    build = _Build(tag, progress)
+                    argv = ["debootstrap", "--variant=minbase", f"--include={','.join(packages)}"]
+                    argv += [f"--keyring={keyring}"] if keyring else []
+                    build.run("debootstrap", [*argv, suite, str(rootfs), mirror])
+                    build.run("setup", ["chroot", str(rootfs), "/bin/sh", "-c", BASE_SETUP])
+                    python, glibc = (rootfs / "etc/prm-python").read_text().split()
+                    build.run("tar", ["tar", "-C", str(rootfs), "--numeric-owner", "-cf", str(tarball), "."])
+                    build.show("docker-import")
+                    changes = [*BASE_CHANGES, f"LABEL prm.python={python} prm.glibc={glibc} prm.recipe={tag}"]
+                    try:
+                        client.api.import_image_from_file(
+                            str(tarball), repository=tag.split(":")[0], tag=tag.split(":")[1], changes=changes
+                        )
+                    except (APIError, DockerException) as exc:
+                        build.log_path("docker-import").write_text(str(exc))
+                        raise _fail("docker-import", build.log_path("docker-import"), str(exc)) from exc
+                if not image_exists(client, tag):
+                    raise ImageBuildError(
+                        f"image build step 'docker-import' failed: {tag} is missing after import"
+                    )
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
     _console.print(f"built base image {tag}")
     return tag
 
@@ -320,26 +327,28 @@ def build_image(
     base = base or build_base_image()
     if not requirements and not copies:
         return base
-    client = _client()
-    try:
-        labels = client.images.get(base).labels or {}
-    except ImageNotFound as exc:
-        raise ImageBuildError(f"image build step 'base' failed: base image {base!r} does not exist") from exc
-    file_digests = {dest: _tree_digest(src) for dest, src in copies.items()}
-    alias = f"prm-env:req-{_hash({'base': base, 'requirements': requirements, 'files': file_digests})}"
-    if not refresh and image_exists(client, alias):
-        return alias
-    with _lock(alias):
+    with _client() as client:
+        try:
+            labels = client.images.get(base).labels or {}
+        except ImageNotFound as exc:
+            raise ImageBuildError(
+                f"image build step 'base' failed: base image {base!r} does not exist"
+            ) from exc
+        file_digests = {dest: _tree_digest(src) for dest, src in copies.items()}
+        alias = f"prm-env:req-{_hash({'base': base, 'requirements': requirements, 'files': file_digests})}"
         if not refresh and image_exists(client, alias):
             return alias
-        work = Path(tempfile.mkdtemp(prefix="prm-image-"))
-        try:
-            with _progress() as progress:
-                build = _Build(alias, progress)
-                tag = _build_layers(client, build, work, base, labels, requirements, copies, file_digests)
-                client.images.get(tag).tag(*alias.split(":"))
-        finally:
-            shutil.rmtree(work, ignore_errors=True)
+        with _lock(alias):
+            if not refresh and image_exists(client, alias):
+                return alias
+            work = Path(tempfile.mkdtemp(prefix="prm-image-"))
+            try:
+                with _progress() as progress:
+                    build = _Build(alias, progress)
+                    tag = _build_layers(client, build, work, base, labels, requirements, copies, file_digests)
+                    client.images.get(tag).tag(*alias.split(":"))
+            finally:
+                shutil.rmtree(work, ignore_errors=True)
     _console.print(f"built image {tag} (alias {alias})")
     return alias
 

@@ -87,3 +87,12 @@ else
   "$python" -m pip install -q -e ".${extras:+[$extras]}"
   echo "$(sha256sum pyproject.toml | cut -d' ' -f1) ${extras:-none} $PWD" >"$stamp"
 fi
+
+# The dev tools (the `dev` extra: ruff, pytest, ...) go into the venv itself, so that `.venv/bin/ruff` and
+# `.venv/bin/pytest` exist: with --system-site-packages, pip counts a system-wide copy as installed and puts no
+# command into the venv. Checked on every call (cheap), so a venv set up before this line is repaired too.
+if [[ ",$extras," == *",dev,"* ]] && ! [[ -x "$venv/bin/ruff" && -x "$venv/bin/pytest" ]]; then
+  mapfile -t dev < <("$python" -c 'import tomllib; print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["dev"], sep="\n")')
+  echo "[setup] pip install the dev tools into $venv: ${dev[*]}"
+  "$python" -m pip install -q --ignore-installed --no-deps "${dev[@]}"
+fi

@@ -126,22 +126,16 @@ def test_a_container_killed_mid_rollout_is_an_infra_error_and_the_rest_complete(
         # the episode beside the victim asks the endpoint in the same batch: it is lost too
         ("model endpoint down, then back", [0, 1], [None, None, 1.0]),
         ("model endpoint down for good", [0, 1, 2], [None, None, None]),
+        # episode 0 steps beside the victim while the service is down; episode 2 needs it at reset
+        ("search service down, then back", [0, 1], [None, None, 1.0]),
+        ("search service down for good", [0, 1, 2], [None, None, None]),
     ],
 )
-def test_a_model_endpoint_down_mid_rollout_is_an_infra_error_and_the_rollout_completes(
-    name, flagged, rewards
-):
-    down = next(fault for fault in GENERIC_FAULTS if fault.name == name)
+def test_a_service_down_mid_rollout_fails_the_episodes_that_need_it_until_it_is_back(name, flagged, rewards):
+    down = next(fault for fault in (*GENERIC_FAULTS, *search_qa.TARGET.faults) if fault.name == name)
     verdict = run_fault("prm/search-qa-v0", search_qa.SCENARIO, down)
     assert verdict.outcome is Outcome.CONTAINED, verdict.detail
     assert verdict.detail.startswith(f"episodes {flagged} flagged infra_error; rewards {rewards}")
-
-
-def test_a_search_service_down_mid_episode_fails_that_episode_and_the_resets_after_it():
-    (down,) = search_qa.TARGET.faults
-    verdict = run_fault("prm/search-qa-v0", search_qa.SCENARIO, down)
-    assert verdict.outcome is Outcome.CONTAINED, verdict.detail
-    assert verdict.detail.startswith("episodes [0, 1, 2] flagged infra_error; rewards [None, None, None]")
 
 
 def _ended(reward, infra_error):

@@ -1,7 +1,6 @@
 """The family contract: each family declares its parts once (`FAMILY` in its `__init__`), core code under
 `prm/` names no family, and the CLI finds importers, validators and benchmarks through the registry."""
 
-import ast
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,6 @@ from prm.errors import SandboxError, ScenarioError
 from prm.family import Validation, load_ref
 from prm.registration import FAMILY_PACKAGES, families
 
-CORE = Path(prm.__file__).parent
 runner = CliRunner()
 
 
@@ -28,21 +26,6 @@ def test_every_declared_part_resolves(name):
         assert callable(load_ref(ref)), ref
 
 
-def test_core_imports_no_family_module():
-    offenders = []
-    for path in CORE.rglob("*.py"):
-        if path.name == "registration.py" and path.parent == CORE:
-            continue  # the one registry line per family
-        for node in ast.walk(ast.parse(path.read_text())):
-            names = []
-            if isinstance(node, ast.ImportFrom) and node.module:
-                names = [node.module]
-            elif isinstance(node, ast.Import):
-                names = [alias.name for alias in node.names]
-            offenders += [f"{path.name}: {n}" for n in names if n.startswith("prm.envs.")]
-    assert offenders == []
-
-
 def test_import_prm_loads_no_family_dependencies():
     code = "import sys, prm; print(sorted(m for m in ('bm25s', 'docker', 'prm.envs.swe.env') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
@@ -52,6 +35,13 @@ def test_import_prm_loads_no_family_dependencies():
 def test_registry_lists_each_family_once():
     assert len(FAMILY_PACKAGES) == len(set(FAMILY_PACKAGES)) == len(families())
     assert {family.env_id for family in families().values()} <= set(prm.registration.ENV_IDS)
+
+
+def test_rewards_bench_measures_the_families_declaring_repairs_code():
+    from prm.bench.rewards import repair_env_ids
+
+    declared = [family.env_id for family in families().values() if family.repairs_code]
+    assert repair_env_ids() == declared and "prm/swe-v0" in declared
 
 
 def test_cli_bench_lists_every_family_bench():

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+
 import docker
 import pytest
 from typer.testing import CliRunner
@@ -9,7 +12,8 @@ from typer.testing import CliRunner
 from prm.cli import app
 from prm.errors import ImageBuildError
 from prm.sandboxes.docker import DockerSandbox
-from prm.sandboxes.images import BASE_PACKAGES, base_image_tag, build_image, debian_mirror
+from prm.sandboxes.images import BASE_PACKAGES, base_image_tag, build_base_image, build_image, debian_mirror
+from tests.conditions import wait_until
 
 DEB822 = """Types: deb
 # a comment
@@ -88,6 +92,27 @@ def test_layered_image_is_cached_and_usable(tmp_path):
 def test_failed_download_names_the_step_and_shows_the_log():
     with pytest.raises(ImageBuildError, match="(?s)'pip-download'.*last lines.*iniconfig"):
         build_image(requirements=["iniconfig==0.0.0.1"])
+
+
+def open_sockets() -> int:
+    """How many sockets this process holds open (a Docker client's connections to the engine among them)."""
+    links = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(FileNotFoundError):  # the listing's own descriptor, closed by now
+            links.append(os.readlink(f"/proc/self/fd/{fd}"))
+    return sum(link.startswith("socket:") for link in links)
+
+
+@pytest.mark.docker
+def test_lookups_and_failed_builds_leave_no_engine_connection_open():
+    tag = build_image(requirements=["iniconfig==2.0.0"])
+    before = open_sockets()
+    assert build_base_image().startswith("prm-base:")  # found, not built
+    assert build_image(requirements=["iniconfig==2.0.0"]) == tag  # found, not built
+    with pytest.raises(ImageBuildError, match="'pip-download'") as failure:
+        build_image(requirements=["iniconfig==0.0.0.1"])
+    assert failure.traceback  # the failure, with its frames, is still held
+    assert wait_until(lambda: open_sockets() == before, timeout_s=60), (before, open_sockets())
 
 
 @pytest.mark.docker

@@ -2,6 +2,7 @@
 on loopback, unparsable replies flagged (never zero), the disk cache, batching across envs, offline rescoring."""
 
 import json
+import warnings
 
 import gymnasium as gym
 import pytest
@@ -12,6 +13,7 @@ from prm.bench.chat_server import ChatServer
 from prm.envs.search_qa import scenario_ids
 from prm.errors import RewardSpecError
 from prm.rewards.judge import Judge, JudgeParseError, JudgeReward, Rubric, parse_verdict
+from prm.rewards.minform import DeltaSignalWarning
 from prm.rewards.rescore import rescore
 from prm.rewards.spec import apply_rewards
 from prm.rollout import rollout
@@ -240,6 +242,26 @@ def test_rescore_reparses_stored_replies_offline(endpoint):
     harsher = rescore(trajectory, ["judge:ternary:model=tiny,penalty=0.5"])
     assert online == [1.0, 0.0] and [s.reward_components["judge"] for s in same.steps] == online
     assert [s.reward_components["judge"] for s in harsher.steps] == [1.0, -0.5]
+
+
+def test_min_form_takes_judge_verdicts_as_step_scores_online_and_offline(endpoint):
+    specs = ["judge:ternary:model=tiny,penalty=0.5", "minform"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DeltaSignalWarning)
+        (trajectory,) = rollout(
+            ENV,
+            ScriptedAgent([SEARCH, BOGUS]),
+            scenarios=SCENARIO,
+            rewards=specs,
+            env_kwargs={"max_steps": 2},
+            show_progress=False,
+        )
+        rescored = rescore(trajectory, specs)
+    assert [step.reward_components["judge"] for step in trajectory.steps] == [1.0, -0.5]
+    for episode in (trajectory, rescored):
+        assert episode.steps[-1].info["min_form_returns"] == [-0.5, -0.5]
+    with pytest.warns(DeltaSignalWarning, match=r"delta signal\(s\) info_gain: "):
+        rescore(trajectory, ["judge:ternary:model=tiny", "info_gain:scorer=evidence", "minform"])
 
 
 def test_tiny_random_hf_judge_gives_flagged_steps_and_pairwise_compares(tiny_models):

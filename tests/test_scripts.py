@@ -1,5 +1,5 @@
-"""`scripts/setup.sh`: installs into a project virtual environment (never the system interpreter), and a second
-call installs nothing."""
+"""`scripts/setup.sh`: installs into a project virtual environment (never the system interpreter), the dev
+tools included (`ruff`, `pytest` in its `bin/`), and a second call installs nothing."""
 
 import os
 import subprocess
@@ -11,9 +11,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _setup(venv: Path) -> str:
+def _setup(venv: Path, extras: str = "") -> str:
     result = subprocess.run(
-        [str(ROOT / "scripts" / "setup.sh")],
+        [str(ROOT / "scripts" / "setup.sh"), extras],
         env={**os.environ, "PRM_VENV": str(venv)},
         capture_output=True,
         text=True,
@@ -26,8 +26,12 @@ def _setup(venv: Path) -> str:
 @pytest.mark.docker  # setup.sh also makes sure a Docker engine answers
 def test_setup_installs_into_a_venv_and_skips_when_installed(tmp_path):
     venv = tmp_path / "venv"
-    first = _setup(venv)
-    assert "creating the virtual environment" in first and "pip install -e ." in first
+    first = _setup(venv, "dev")
+    assert "creating the virtual environment" in first and "pip install -e .[dev]" in first
+    for tool in ("ruff", "pytest"):  # the dev tools are the venv's own, not only the system's
+        assert (venv / "bin" / tool).is_file(), tool
+        version = subprocess.run([str(venv / "bin" / tool), "--version"], capture_output=True, text=True)
+        assert version.returncode == 0 and version.stdout.strip(), (tool, version.stderr)
     found = subprocess.run(
         [str(venv / "bin" / "python"), "-c", "import prm, sys; print(prm.__file__, sys.prefix)"],
         capture_output=True,
@@ -37,8 +41,12 @@ def test_setup_installs_into_a_venv_and_skips_when_installed(tmp_path):
     assert Path(found[0]).is_relative_to(ROOT) and Path(found[1]) == venv  # this checkout, in the venv
     assert Path(found[1]) != Path(sys.base_prefix)
 
-    second = _setup(venv)
+    second = _setup(venv, "dev")
     assert "nothing to do" in second and "pip install" not in second
+
+    (venv / "bin" / "ruff").unlink()  # a venv set up before the dev tools went into it
+    repaired = _setup(venv, "dev")
+    assert "dev tools" in repaired and "pip install -e" not in repaired and (venv / "bin" / "ruff").is_file()
 
     (venv / ".prm-gym-installed").write_text("0" * 64 + " none " + str(ROOT) + "\n")  # pyproject changed
     assert "pip install -e ." in _setup(venv)

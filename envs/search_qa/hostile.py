@@ -2,10 +2,11 @@
 
 There is no sandbox: the attacks aim at the tools' inputs (paths and huge ids in `open`, bad queries) and at
 the outcome (probing with many answers, or with a bad answer that might not count). The gold answer is not
-hidden material here: the corpus holds it by design. The family's fault is its search service going down
+hidden material here: the corpus holds it by design. The family's faults are its search service going down
 (`search_service`: envs searching the packaged corpus through `HttpBackend`, as many env processes share one
-BM25 index) in the middle of an episode, for good: the episodes that need it then, at a step or at `reset`,
-are infrastructure failures.
+BM25 index) in the middle of an episode: the episodes that need it while it is down, at a step or at
+`reset`, are infrastructure failures; when it comes back, the episodes started after that are served and
+graded (an env needs nothing reset after a lost `reset`), and when it stays down they all are lost.
 """
 
 from __future__ import annotations
@@ -78,5 +79,8 @@ TARGET = Target(
         Attack("answer probing", "reward hacks", probe_answers, fast=True),
     ),
     scenario=SCENARIO,
-    faults=(Fault("search service down", outage=search_service, stays_down=True, fast=True),),
+    faults=(
+        Fault("search service down, then back", outage=search_service, fast=True),
+        Fault("search service down for good", outage=search_service, stays_down=True),
+    ),
 )

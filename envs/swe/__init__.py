@@ -17,6 +17,7 @@ FAMILY = Family(
     benches={"swe": "prm.envs.swe.cli:bench", "synth": "prm.envs.swe.cli:bench_synth"},
     scenario_commands={"synth": "prm.envs.swe.cli:synth"},
     hostile="prm.envs.swe.hostile:TARGET",
+    repairs_code=True,
 )
 
 __all__ = ["FAMILY", "SweEnv", "SweScenario", "load_swe_scenario", "scenario_ids", "scenario_paths"]

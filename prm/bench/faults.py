@@ -8,8 +8,9 @@ restarted) and/or takes down a service the rollout depends on (`outage`: a searc
 `run_fault` plays a small rollout (`episodes` episodes on 2 envs, files written) with the oracle, or with an
 `OpenAIChatAgent` whose loopback endpoint replies the oracle's actions (`model_endpoint`), and injects the
 fault into episode 1 after its first step. An outage takes the service down for every episode at once (the
-episode beside the victim is hit too when it calls the service meanwhile); it is back when a later episode's
-agent resets, or never (`stays_down`). The verdict is `contained` when
+episode beside the victim is hit too when it calls the service meanwhile); it is back when a later episode
+starts, before its env is made and reset (a search service is needed at `reset`), or never (`stays_down`).
+The verdict is `contained` when
 
 - episode 1 ends with `infra_error` and never with a zero reward (`outcome.reward` is None, or the step was
   flagged and not scored);
@@ -36,9 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prm.agent_protocol import Agent, PolicyUnavailable
 from prm.agents import OpenAIChatAgent, OracleAgent
-from prm.agents.base import Agent
-from prm.agents.model import PolicyUnavailable
 from prm.bench.chat_server import ChatServer
 from prm.bench.hostile import Fault, Outcome, Verdict, contained, leaked, one_line
 from prm.bench.outage import RestartableServer
@@ -63,19 +63,21 @@ class Outage:
 
 
 class Trigger:
-    """When the fault strikes: `arm(env)` at each reset says whether this episode is the victim (and brings an
-    outage back for the episodes after it, unless it stays down); `fire(env)` injects the fault."""
+    """When the fault strikes: `start(episode)`, before each episode's env is made, brings an outage back for
+    the episodes after the victim (unless it stays down); `arm(env)` at each agent's reset says whether this
+    episode is the victim; `fire(env)` injects the fault."""
 
     def __init__(self, fault: Fault, outage: Outage | None):
         self.fault, self.outage = fault, outage
 
+    def start(self, episode: int) -> None:
+        if self.outage is not None and episode > VICTIM and not self.fault.stays_down:
+            self.outage.server.up()
+
     def arm(self, env: Any) -> Any:
         """The unwrapped env if its episode is the victim, else None."""
         # a rollout with seed 0 resets episode i with seed i (whichever env slot runs it, in whatever order)
-        seed = env.unwrapped.np_random_seed
-        if self.outage is not None and seed > VICTIM and not self.fault.stays_down:
-            self.outage.server.up()
-        return env.unwrapped if seed == VICTIM else None
+        return env.unwrapped if env.unwrapped.np_random_seed == VICTIM else None
 
     def fire(self, env: Any) -> None:
         if self.fault.inject is not None:
@@ -161,7 +163,7 @@ GENERIC_FAULTS: tuple[Fault, ...] = (
 
 def run_fault(env_id: str, scenario: str, fault: Fault, *, episodes: int = 3) -> Verdict:
     """Plays `episodes` episodes of `scenario` on 2 envs with `fault` in episode `VICTIM`; see above."""
-    from prm.rollout import rollout
+    from prm.rollout import RolloutEngine
 
     with (
         tempfile.TemporaryDirectory(prefix="prm-faults-") as out,
@@ -170,7 +172,7 @@ def run_fault(env_id: str, scenario: str, fault: Fault, *, episodes: int = 3) ->
         trigger = Trigger(fault, outage)
         agent = outage.agent(trigger) if outage and outage.agent else FaultyOracle(trigger)
         try:
-            trajectories = rollout(
+            trajectories = RolloutEngine(
                 env_id,
                 agent,
                 scenarios=[scenario],
@@ -179,8 +181,8 @@ def run_fault(env_id: str, scenario: str, fault: Fault, *, episodes: int = 3) ->
                 rewards=fault.rewards,
                 env_kwargs={**fault.env_kwargs, **(outage.env_kwargs if outage else {})},
                 out=out,
-                show_progress=False,
-            )
+                on_start=trigger.start,
+            ).run()
         except Exception as err:
             return Verdict(
                 Outcome.ERROR, one_line(f"the rollout raised {type(err).__name__}: {str(err)[:200]}")

@@ -139,7 +139,7 @@ class Fault:
     fast: bool = False
     outage: Callable[[], AbstractContextManager[Any]] | None = None
     """Starts a service for the rollout and yields its `prm.bench.faults.Outage` (a search service, a model
-    endpoint): it goes down at the fault and, unless `stays_down`, is back when a later episode's agent resets."""
+    endpoint): it goes down at the fault and, unless `stays_down`, is back when a later episode starts."""
     stays_down: bool = False
     disturbs_others: bool = False
     """It disturbs every other user of the machine (the Docker engine restarted): run only when asked

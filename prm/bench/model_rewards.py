@@ -6,7 +6,7 @@ Labelled steps, per pack:
 - `prm/search-qa-v0`: in each scenario the oracle's steps (search a gold title, open it, answer) are *good*;
   after the first one two *harmful* steps are inserted: the same call again (`repeat`) and an off-topic search
   (`off-topic`). Rule-based signal: `info_gain` (evidence recall).
-- `prm/swe-v0`: the labelled steps of `prm bench rewards` (`prm.bench.rewards.labelled_swe_episode`): harmful
+- `prm/swe-v0`: the labelled steps of `prm bench rewards` (`prm.bench.rewards.labelled_repair_episode`): harmful
   edits of seven kinds, each checked before it counts, then the gold hunks (good). Rule-based signals: `lsp`
   and `progress` (`progress:test_pass`). Neutral steps and harmful labels that did not hold are left out.
 
@@ -39,7 +39,7 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
-from prm.bench.rewards import auroc, episode_record, labelled_swe_episode
+from prm.bench.rewards import auroc, episode_record, labelled_repair_episode
 from prm.models import StepRecord, Trajectory, TrajectoryHeader
 from prm.rewards.judge import step_prompt
 from prm.rewards.spec import apply_rewards, parse_spec
@@ -114,7 +114,7 @@ def search_qa_episode(scenario: str) -> LabelledEpisode:
 
 def swe_episode(scenario: str, sandbox: str = "auto") -> LabelledEpisode:
     """The labelled steps of `prm bench rewards` on one SWE scenario: good and verified harmful ones."""
-    labelled, trajectory = labelled_swe_episode(scenario, sandbox)
+    labelled, trajectory = labelled_repair_episode(SWE, scenario, sandbox)
     steps = [
         ModelStep(
             env_id=SWE,

@@ -31,6 +31,8 @@ class RestartableServer:
         self.port = 0
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # the episodes of a rollout open in threads (`RolloutEngine.on_start`): one up() or down() at a time
+        self._switch = threading.Lock()
 
     @property
     def running(self) -> bool:
@@ -42,21 +44,23 @@ class RestartableServer:
 
     def up(self) -> None:
         """Serves (again) on `port`; nothing to do when it runs."""
-        if self._httpd is not None:
-            return
-        self._httpd = self._make(self.port)
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
-        self._thread.start()
+        with self._switch:
+            if self._httpd is not None:
+                return
+            self._httpd = self._make(self.port)
+            self.port = self._httpd.server_address[1]
+            self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+            self._thread.start()
 
     def down(self) -> None:
         """Stops serving and closes the socket (connections are refused); nothing to do when it is down."""
-        if self._httpd is None:
-            return
-        self._httpd.shutdown()
-        self._httpd.server_close()
-        self._thread.join(timeout=30)
-        self._httpd = self._thread = None
+        with self._switch:
+            if self._httpd is None:
+                return
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._thread.join(timeout=30)
+            self._httpd = self._thread = None
 
     def __enter__(self) -> RestartableServer:
         self.up()

@@ -1,7 +1,10 @@
 """`prm bench rewards`: does each process signal separate harmful steps from good ones, does gating stop
 reward farming, and what does the LSP reward cost per edit?
 
-1. Fidelity. For each SWE scenario, one episode under `lsp` and `progress:test_pass` plays labelled steps:
+The bench runs on every family that declares `repairs_code` (`prm.family.Family`; found through the registry,
+`prm.registration.families`): today `prm/swe-v0`.
+
+1. Fidelity. For each scenario, one episode under `lsp` and `progress:test_pass` plays labelled steps:
    *harmful* steps taken from the start state and each undone by the next step (the undo is not scored):
    in every gold file, `syntax` (append a broken `def`), `type` (append a function returning the wrong
    type), `type in body` (an ill-typed assignment inside an existing function or method), `signature` (a
@@ -10,7 +13,7 @@ reward farming, and what does the LSP reward cost per edit?
    raise), `logic` (negate an `if` in it: type-checks); *near-neutral* edits (a comment inside a function,
    a renamed local) and *neutral* steps (`view`, `search`: they change no file, so they score 0 by
    construction); then the *good* steps, the gold patch's hunks as the oracle plays them
-   (`prm.envs.swe.oracle`), and submit. Each harmful label is checked before it counts: a type-level break
+   (`oracle_actions()`), and submit. Each harmful label is checked before it counts: a type-level break
    must add an error in a whole-file Pyright check of the file, a behaviour-level one (`deleted`,
    `behaviour`, `logic`) must fail a scored test; labels that do not hold, and steps flagged
    `infra_error`, are counted and left out. Per signal and harmful category: the AUROC of separating
@@ -45,6 +48,7 @@ from rich.console import Console
 from rich.table import Table
 
 from prm.models import StepRecord, Trajectory, TrajectoryHeader
+from prm.registration import env_class, families
 from prm.rewards.langserver import LanguageServer
 from prm.rewards.rescore import rescore
 from prm.rewards.spec import apply_rewards
@@ -131,12 +135,12 @@ def tool_call(tool: str, **args: Any) -> str:
 
 
 def edit_action(path: str, old: str, new: str) -> str:
-    """A `prm/swe-v0` edit: replace the exact text `old` by `new` in `path`."""
+    """An `edit` call: replace the exact text `old` by `new` in `path`."""
     return tool_call("edit", path=path, old=old, new=new)
 
 
 def append_action(path: str, text: str) -> str:
-    """A `prm/swe-v0` bash step that appends `text` to `path`."""
+    """A `bash` call that appends `text` to `path`."""
     return tool_call("bash", command=f"printf %s {shlex.quote(text)} >> {shlex.quote(path)}")
 
 
@@ -334,14 +338,17 @@ def episode_record(env: gym.Env, env_id: str, scenario: str) -> Trajectory:
     return Trajectory(header=header, steps=steps)
 
 
-def labelled_steps(scenario: str, sandbox: str) -> list[LabelledStep]:
-    return labelled_swe_episode(scenario, sandbox)[0]
+def repair_env_ids() -> list[str]:
+    """The env ids of the families that declare `repairs_code`: what this bench measures."""
+    return [family.env_id for family in families().values() if family.repairs_code]
 
 
-def labelled_swe_episode(scenario: str, sandbox: str) -> tuple[list[LabelledStep], Trajectory]:
-    """The labelled steps of one SWE scenario (part 1 of the module docstring) and the episode they were
-    played in (`episode_record`; `LabelledStep.step` indexes it)."""
-    env = apply_rewards(gym.make("prm/swe-v0", scenario=scenario, sandbox=sandbox), SIGNALS)
+def labelled_repair_episode(
+    env_id: str, scenario: str, sandbox: str
+) -> tuple[list[LabelledStep], Trajectory]:
+    """The labelled steps of one scenario of a `repairs_code` family (part 1 of the module docstring) and the
+    episode they were played in (`episode_record`; `LabelledStep.step` indexes it)."""
+    env = apply_rewards(gym.make(env_id, scenario=scenario, sandbox=sandbox), SIGNALS)
     folder = Path(tempfile.mkdtemp(prefix="prm-bench-check-"))
     try:
         env.reset(seed=0)
@@ -361,7 +368,7 @@ def labelled_swe_episode(scenario: str, sandbox: str) -> tuple[list[LabelledStep
                 ):
                     steps.append(_labelled(env, action, scenario, "neutral", category))
         steps += [_labelled(env, json.dumps(edit), scenario, "good", "gold hunk") for edit in edits]
-        return steps, episode_record(env, "prm/swe-v0", scenario)
+        return steps, episode_record(env, env_id, scenario)
     finally:
         env.close()
         shutil.rmtree(folder, ignore_errors=True)
@@ -408,13 +415,13 @@ def _farming_actions(env: gym.Env) -> list[str]:
     return [suppress, *cycle, *cycle, tool_call("submit")]
 
 
-def gating_rows(scenario: str, sandbox: str) -> list[GatingRow]:
+def gating_rows(env_id: str, scenario: str, sandbox: str) -> list[GatingRow]:
     from prm.agents import OracleAgent, ScriptedAgent
     from prm.rollout import run_episode
 
     rows = []
     for agent_name in ("honest", "farming"):
-        env = apply_rewards(gym.make("prm/swe-v0", scenario=scenario, sandbox=sandbox), SIGNALS)
+        env = apply_rewards(gym.make(env_id, scenario=scenario, sandbox=sandbox), SIGNALS)
         try:
             if agent_name == "honest":
                 agent = OracleAgent()
@@ -450,9 +457,9 @@ def _time_edits(env: gym.Env, actions: list[str], pause_s: float = 0.0) -> list[
     return times
 
 
-def overhead_row(scenario: str, sandbox: str, edits: int) -> OverheadRow:
-    bare = gym.make("prm/swe-v0", scenario=scenario, sandbox=sandbox)
-    with_lsp = apply_rewards(gym.make("prm/swe-v0", scenario=scenario, sandbox=sandbox), ["lsp"])
+def overhead_row(env_id: str, scenario: str, sandbox: str, edits: int) -> OverheadRow:
+    bare = gym.make(env_id, scenario=scenario, sandbox=sandbox)
+    with_lsp = apply_rewards(gym.make(env_id, scenario=scenario, sandbox=sandbox), ["lsp"])
     try:
         bare.reset(seed=0)
         hunk = _gold_edits(bare)[0]["args"]
@@ -483,21 +490,25 @@ def overhead_row(scenario: str, sandbox: str, edits: int) -> OverheadRow:
 def run_reward_benchmark(
     scenarios: list[str] | None = None,
     *,
+    env_id: str | None = None,
     edits: int = 5,
     sandbox: str = "auto",
     progress: Console | None = None,
 ) -> RewardBenchResult:
-    """Runs the three parts over `scenarios` (default: every scenario of the packaged SWE pack)."""
-    from prm.registration import env_class
-
-    ids = scenarios or env_class("prm/swe-v0").scenario_ids()
+    """Runs the three parts over `scenarios` of `env_id` (default: every scenario of every `repairs_code`
+    family's packaged pack)."""
+    runs = [
+        (env, scenario)
+        for env in ([env_id] if env_id else repair_env_ids())
+        for scenario in (scenarios or env_class(env).scenario_ids())
+    ]
     console = progress or Console(quiet=True)
     steps, gating, overhead = [], [], []
-    for number, scenario in enumerate(ids, start=1):
-        console.log(f"[{number}/{len(ids)}] {Path(scenario).stem}: labelled steps, gating, overhead")
-        steps += labelled_steps(scenario, sandbox)
-        gating += gating_rows(scenario, sandbox)
-        overhead.append(overhead_row(scenario, sandbox, edits))
+    for number, (env, scenario) in enumerate(runs, start=1):
+        console.log(f"[{number}/{len(runs)}] {env} {Path(scenario).stem}: labelled steps, gating, overhead")
+        steps += labelled_repair_episode(env, scenario, sandbox)[0]
+        gating += gating_rows(env, scenario, sandbox)
+        overhead.append(overhead_row(env, scenario, sandbox, edits))
     return RewardBenchResult(steps=steps, scores=scores(steps), gating=gating, overhead=overhead)
 
 

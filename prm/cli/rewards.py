@@ -81,7 +81,11 @@ def train_value_command(
 def bench_rewards_command(
     scenarios: Annotated[
         list[str] | None,
-        typer.Option("--scenario", help="SWE scenario ids or files (default: the packaged pack)"),
+        typer.Option("--scenario", help="scenario ids or files (default: the packaged packs)"),
+    ] = None,
+    env_id: Annotated[
+        str | None,
+        typer.Option("--env", help="a code-repair env id (default: every family declaring repairs_code)"),
     ] = None,
     edits: Annotated[int, typer.Option(min=1, help="timed edit steps per scenario for the LSP overhead")] = 5,
     sandbox: Annotated[str, typer.Option(help="auto, docker or local")] = "auto",
@@ -89,11 +93,13 @@ def bench_rewards_command(
         Path | None, typer.Option("--json", help="also write the numbers to this JSON file")
     ] = None,
 ) -> None:
-    """Reward fidelity on labelled SWE steps (AUROC harmful vs good per signal), gating against a
+    """Reward fidelity on labelled code-repair steps (AUROC harmful vs good per signal), gating against a
     reward-farming agent, and the LSP reward's overhead per edit step."""
     from prm.bench.rewards import print_report, run_reward_benchmark
 
-    result = run_reward_benchmark(scenarios or None, edits=edits, sandbox=sandbox, progress=console)
+    result = run_reward_benchmark(
+        scenarios or None, env_id=env_id, edits=edits, sandbox=sandbox, progress=console
+    )
     print_report(result, console)
     if json_out is not None:
         json_out.write_text(result.model_dump_json(indent=2))
