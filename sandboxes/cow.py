@@ -112,7 +112,9 @@ def sandbox_parent() -> Path | None:
 
 def copy_on_write(parent: Path | None) -> bool:
     """Whether workspaces under `parent` are btrfs subvolumes (see the module docstring)."""
-    return parent is not None and os.geteuid() == 0 and _prepared(os.path.realpath(parent))
+    if parent is None or os.geteuid() != 0 or not os.path.isdir(parent):
+        return False
+    return _prepared(os.path.realpath(parent))
 
 
 @functools.cache
@@ -122,7 +124,12 @@ def _prepared(parent: str) -> bool:
         return False
     mode_file = Path("/sys/fs/btrfs", str(fs), "qgroups", "mode")
     if not mode_file.exists():  # quotas off: turn on simple quotas (they account only what is written next)
-        _ioctl(Path(parent), _QUOTA_CTL, struct.pack("QQ", _QUOTA_ENABLE_SIMPLE, 0))
+        try:
+            _ioctl(Path(parent), _QUOTA_CTL, struct.pack("QQ", _QUOTA_ENABLE_SIMPLE, 0))
+        except OSError as err:
+            raise SandboxError(
+                f"cannot enable simple quotas on the btrfs at {parent}: {err.strerror}"
+            ) from err
     mode = mode_file.read_text().strip() if mode_file.exists() else "unknown"
     if mode != "squota":
         raise SandboxError(

@@ -5,17 +5,17 @@ included), and closing leaves no mount, subvolume or directory behind."""
 from __future__ import annotations
 
 import glob
-import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from prm.sandboxes.base import SandboxLimits
-from prm.sandboxes.cow import MOUNT_DIR, copy_on_write, sandbox_parent
+from prm.sandboxes.cow import MOUNT_DIR
 from prm.sandboxes.docker import DockerSandbox
 from prm.sandboxes.local import LocalSandbox
 from tests.conditions import wait_until
+from tests.sandbox_dirs import require_pool
 
 pytestmark = pytest.mark.docker
 
@@ -27,13 +27,7 @@ NEST = (  # the agent's own subvolume inside its workspace: BTRFS_IOC_SUBVOL_CRE
 
 @pytest.fixture(scope="module")
 def pool() -> Path:
-    parent = sandbox_parent()
-    if not copy_on_write(parent):
-        message = f"no copy-on-write sandbox pool at {parent} (./scripts/setup.sh mounts one, as root)"
-        if os.environ.get("PRM_REQUIRE_DOCKER") == "1":
-            pytest.fail(message)
-        pytest.skip(message)
-    return parent
+    return require_pool()
 
 
 def mounted(path: Path) -> bool:

@@ -9,6 +9,7 @@ import pytest
 from prm.errors import PathEscapeError, SandboxError
 from prm.sandboxes import LocalSandbox, Sandbox, SandboxLimits
 from prm.sandboxes.runner import truncation_marker
+from tests.sandbox_dirs import require_pool
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,13 @@ def test_bad_commands_are_typed_errors(sb):
         sb.write_file("a", 3)
 
 
-def test_snapshot_restore_is_exact_and_forks_diverge(tmp_path):
+@pytest.mark.parametrize("kind", ["copied", "copy-on-write"])
+def test_snapshot_restore_is_exact_and_forks_diverge(tmp_path, monkeypatch, kind):
+    """Both kinds of sandbox directory: plain folders (copied) and the btrfs pool (snapshots)."""
+    if kind == "copied":
+        monkeypatch.setenv("PRM_SANDBOX_DIR", str(tmp_path / "sandboxes"))
+    else:
+        require_pool()
     seed = tmp_path / "seed"
     (seed / "pkg").mkdir(parents=True)
     (seed / "pkg" / "mod.py").write_text("x = 1\n")
@@ -100,6 +107,7 @@ def test_snapshot_restore_is_exact_and_forks_diverge(tmp_path):
         assert sb.exec(manifest).stdout != before
         sb.restore(snap)
         assert sb.exec(manifest).stdout == before
+        assert sb._ws.copy_on_write == (kind == "copy-on-write")
 
         child = sb.fork()
         try:
