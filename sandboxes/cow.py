@@ -215,11 +215,23 @@ def _own_quota(path: Path, limit_bytes: int) -> None:
     subvolume_id = _subvolume_id(path)
     group = (1 << 48) | subvolume_id
     try:
-        _ioctl(path, _QGROUP_CREATE, struct.pack("QQ", 1, group))
+        _create_quota_group(path, group)
         _ioctl(path, _QGROUP_ASSIGN, struct.pack("QQQ", 1, subvolume_id, group))
         _ioctl(path, _QGROUP_LIMIT, struct.pack("QQQQQQ", group, _LIMIT_MAX_RFER, limit_bytes, 0, 0, 0))
     except OSError as err:
         raise SandboxError(f"setting the quota of {path} failed: {err.strerror}") from err
+
+
+def _create_quota_group(directory: Path, group: int) -> None:
+    """Create the quota group `group`. One of that number may be left from a deleted workspace whose
+    subvolume number btrfs has since given out again (it does after a remount): it is removed and made anew
+    (or, if it cannot be removed, taken over as it is)."""
+    try:
+        _ioctl(directory, _QGROUP_CREATE, struct.pack("QQ", 1, group))
+    except FileExistsError:
+        with contextlib.suppress(OSError):
+            _ioctl(directory, _QGROUP_CREATE, struct.pack("QQ", 0, group))
+            _ioctl(directory, _QGROUP_CREATE, struct.pack("QQ", 1, group))
 
 
 _ORPHANED_GROUPS: collections.deque[int] = collections.deque()

@@ -69,7 +69,7 @@ from prm.sandboxes.base import ExecResult, SandboxLimits
 from prm.sandboxes.images import AGENT_UID, build_base_image
 from prm.sandboxes.labels import owner_labels
 from prm.sandboxes.local import check_command
-from prm.sandboxes.workspace import HostWorkspace, WorkspaceDiff, WorkspaceSnapshot, new_root
+from prm.sandboxes.workspace import HostWorkspace, HostWorkspaceOps, new_root
 
 WORKSPACE = "/workspace"
 SOCKETS = "/run/prm-sockets"
@@ -248,7 +248,7 @@ _SPARES = _Spares()
 close_spares = _SPARES.close_all
 
 
-class DockerSandbox:
+class DockerSandbox(HostWorkspaceOps):
     """A sandbox in a fresh container of `image` (the base image by default), closed with `close()`.
 
     Args:
@@ -415,39 +415,6 @@ class DockerSandbox:
             return ExecResult(126, "", f"prm: could not start the command: {reply['spawn_error']}\n", 0.0)
         outside = tuple(reply["outside_writes"])
         return ExecResult(**{k: reply[k] for k in runner.RESULT_FIELDS}, outside_writes=outside)
-
-    def read_file(self, path: str) -> bytes:
-        self._check_usable()
-        return self._ws.read(path)
-
-    def write_file(self, path: str, data: bytes | str) -> None:
-        self._check_usable()
-        self._ws.write(path, data)
-
-    def list_dir(self, path: str = ".") -> list[str]:
-        self._check_usable()
-        return self._ws.list(path)
-
-    def watch_changes(self) -> None:
-        """Start noting which workspace files change (from the host's kernel; see `prm.sandboxes.changes`)."""
-        self._ws.watch_changes()
-
-    def drain_changes(self) -> list[str]:
-        """Workspace files changed since `watch_changes()` or the previous call, relative to the workspace."""
-        return self._ws.drain_changes()
-
-    def diff_against(self, baseline: Path, skip_dirs: frozenset[str] = frozenset()) -> WorkspaceDiff:
-        """The workspace's regular files that differ from the host tree `baseline`, read without following
-        symlinks (see `HostWorkspace.diff_against`)."""
-        return self._ws.diff_against(baseline, skip_dirs)
-
-    def snapshot(self) -> WorkspaceSnapshot:
-        self._check_usable()
-        return self._ws.snapshot()
-
-    def restore(self, snapshot: object) -> None:
-        self._check_usable()
-        self._ws.restore(snapshot)
 
     def fork(self, *, use_spare: bool = True) -> DockerSandbox:
         """A new sandbox (new container, same image, limits, env and `sockets`) with a copy of this workspace.

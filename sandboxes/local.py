@@ -28,7 +28,7 @@ from typing import Self
 from prm.errors import SandboxError
 from prm.sandboxes.base import ExecResult, SandboxLimits
 from prm.sandboxes.runner import run_command
-from prm.sandboxes.workspace import HostWorkspace, WorkspaceDiff, WorkspaceSnapshot, new_root
+from prm.sandboxes.workspace import HostWorkspace, HostWorkspaceOps, new_root
 
 
 def check_command(cmd: object, timeout: object) -> None:
@@ -49,7 +49,7 @@ def check_command(cmd: object, timeout: object) -> None:
         raise ValueError(f"timeout must be a positive number of seconds or None, got {timeout!r}")
 
 
-class LocalSandbox:
+class LocalSandbox(HostWorkspaceOps):
     """A sandbox in a host temporary directory. Same constructor as `DockerSandbox` (`image` is ignored).
 
     Args:
@@ -95,8 +95,7 @@ class LocalSandbox:
 
     def exec(self, cmd: str, timeout: float | None = None) -> ExecResult:
         check_command(cmd, timeout)
-        if self._closed:
-            raise SandboxError("this LocalSandbox is closed")
+        self._check_usable()
         result = run_command(
             cmd,
             timeout=timeout or self.limits.default_timeout_s,
@@ -107,33 +106,9 @@ class LocalSandbox:
         )
         return ExecResult(**result)
 
-    def read_file(self, path: str) -> bytes:
-        return self._ws.read(path)
-
-    def write_file(self, path: str, data: bytes | str) -> None:
-        self._ws.write(path, data)
-
-    def list_dir(self, path: str = ".") -> list[str]:
-        return self._ws.list(path)
-
-    def watch_changes(self) -> None:
-        """Start noting which workspace files change (from the host's kernel; see `prm.sandboxes.changes`)."""
-        self._ws.watch_changes()
-
-    def drain_changes(self) -> list[str]:
-        """Workspace files changed since `watch_changes()` or the previous call, relative to the workspace."""
-        return self._ws.drain_changes()
-
-    def diff_against(self, baseline: Path, skip_dirs: frozenset[str] = frozenset()) -> WorkspaceDiff:
-        """The workspace's regular files that differ from the host tree `baseline`, read without following
-        symlinks (see `HostWorkspace.diff_against`)."""
-        return self._ws.diff_against(baseline, skip_dirs)
-
-    def snapshot(self) -> WorkspaceSnapshot:
-        return self._ws.snapshot()
-
-    def restore(self, snapshot: object) -> None:
-        self._ws.restore(snapshot)
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise SandboxError("this LocalSandbox is closed")
 
     def fork(self) -> LocalSandbox:
         clone = self._ws.clone(new_root("prm-local-"))

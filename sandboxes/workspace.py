@@ -510,6 +510,49 @@ class HostWorkspace:
         cow.remove_root(self.root)
 
 
+class HostWorkspaceOps:
+    """The file operations of a sandbox whose workspace is a `HostWorkspace` (`_ws`), for both back ends:
+    each checks first that the sandbox is usable (`_check_usable`, which raises `SandboxError` otherwise)."""
+
+    _ws: HostWorkspace
+
+    def _check_usable(self) -> None:
+        raise NotImplementedError
+
+    def read_file(self, path: str) -> bytes:
+        self._check_usable()
+        return self._ws.read(path)
+
+    def write_file(self, path: str, data: bytes | str) -> None:
+        self._check_usable()
+        self._ws.write(path, data)
+
+    def list_dir(self, path: str = ".") -> list[str]:
+        self._check_usable()
+        return self._ws.list(path)
+
+    def watch_changes(self) -> None:
+        """Start noting which workspace files change (from the host's kernel; see `prm.sandboxes.changes`)."""
+        self._ws.watch_changes()
+
+    def drain_changes(self) -> list[str]:
+        """Workspace files changed since `watch_changes()` or the previous call, relative to the workspace."""
+        return self._ws.drain_changes()
+
+    def diff_against(self, baseline: Path, skip_dirs: frozenset[str] = frozenset()) -> WorkspaceDiff:
+        """The workspace's regular files that differ from the host tree `baseline`, read without following
+        symlinks (see `HostWorkspace.diff_against`)."""
+        return self._ws.diff_against(baseline, skip_dirs)
+
+    def snapshot(self) -> WorkspaceSnapshot:
+        self._check_usable()
+        return self._ws.snapshot()
+
+    def restore(self, snapshot: object) -> None:
+        self._check_usable()
+        self._ws.restore(snapshot)
+
+
 def new_root(prefix: str) -> Path:
     """A fresh private directory for one sandbox (workspace plus snapshots), its owner noted for `prm clean`.
 

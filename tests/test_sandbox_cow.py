@@ -34,6 +34,14 @@ def mounted(path: Path) -> bool:
     return any(line.split()[4] == str(path) for line in Path("/proc/self/mountinfo").read_text().splitlines())
 
 
+def rootid(path: str) -> str:
+    """The number of the subvolume holding `path` (its quota group is 1/<number>)."""
+    found = subprocess.run(
+        ["btrfs", "inspect-internal", "rootid", path], capture_output=True, text=True, check=True
+    )
+    return found.stdout.strip()
+
+
 def megabytes(sb: DockerSandbox, path: str) -> int:
     return int(sb.exec(f"du -sm {path} | cut -f1").stdout or 0)
 
@@ -95,11 +103,28 @@ def test_closing_leaves_no_mount_subvolume_or_directory(pool):
 
 def test_the_quota_group_of_a_closed_workspace_is_removed(pool):
     sb = LocalSandbox()
-    rootid = subprocess.run(
-        ["btrfs", "inspect-internal", "rootid", sb.workspace], capture_output=True, text=True, check=True
-    ).stdout.strip()
-    group = lambda: glob.glob(f"/sys/fs/btrfs/*/qgroups/1_{rootid}")  # noqa: E731
+    number = rootid(sb.workspace)
+    group = lambda: glob.glob(f"/sys/fs/btrfs/*/qgroups/1_{number}")  # noqa: E731
     assert group()
     sb.close()
     # removed by a later workspace's creation, once btrfs has dropped the deleted subvolume (seconds)
     assert wait_until(lambda: LocalSandbox().close() or not group())
+
+
+def test_a_quota_group_left_with_a_reused_subvolume_number_is_made_anew(pool):
+    """btrfs gives the numbers of deleted subvolumes out again after a remount, while their quota groups may
+    still exist: a new workspace with such a number gets its own group and limit all the same."""
+    with LocalSandbox() as before:
+        last = int(rootid(before.workspace))
+    stale = [f"1/{n}" for n in range(last + 1, last + 40)]  # the numbers the next subvolumes will get
+    for group in stale:
+        subprocess.run(["btrfs", "qgroup", "create", group, str(pool)], capture_output=True, check=True)
+    try:
+        with LocalSandbox(limits=SandboxLimits(disk_mb=48)) as sb:
+            group = rootid(sb.workspace)
+            assert f"1/{group}" in stale
+            limit = glob.glob(f"/sys/fs/btrfs/*/qgroups/1_{group}/max_referenced")
+            assert [Path(found).read_text().strip() for found in limit] == [str(48 << 20)]
+    finally:
+        for group in stale:
+            subprocess.run(["btrfs", "qgroup", "destroy", group, str(pool)], capture_output=True)
