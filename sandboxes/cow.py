@@ -285,14 +285,22 @@ def _destroy(parent: int, name: str) -> None:
 
 
 def remove_root(root: Path) -> None:
-    """Remove a sandbox's host directory: unmount its workspace, delete its subvolumes, remove the rest."""
+    """Remove a sandbox's host directory: unmount its workspace, delete its subvolumes (the workspace, and
+    those one level down: snapshots, workspaces moved aside), remove the rest."""
     unbind(root / MOUNT_DIR)
-    snapshots = root / "snapshots"
-    for place in (root, snapshots):
-        with contextlib.suppress(OSError), os.scandir(place) as entries:
-            for entry in entries:
-                if entry.stat(follow_symlinks=False).st_ino == _SUBVOLUME_INODE and entry.is_dir(
-                    follow_symlinks=False
-                ):
-                    delete(Path(entry.path))
+    for entry in _subfolders(root):
+        if entry.stat(follow_symlinks=False).st_ino == _SUBVOLUME_INODE:
+            delete(Path(entry.path))
+        elif entry.name != MOUNT_DIR:
+            for inner in _subfolders(Path(entry.path)):
+                if inner.stat(follow_symlinks=False).st_ino == _SUBVOLUME_INODE:
+                    delete(Path(inner.path))
     shutil.rmtree(root, ignore_errors=True)
+
+
+def _subfolders(folder: Path) -> list[os.DirEntry]:
+    try:
+        with os.scandir(folder) as entries:
+            return [entry for entry in entries if entry.is_dir(follow_symlinks=False)]
+    except OSError:
+        return []
