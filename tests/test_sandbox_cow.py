@@ -117,8 +117,9 @@ def test_a_quota_group_left_with_a_reused_subvolume_number_is_made_anew(pool):
     with LocalSandbox() as before:
         last = int(rootid(before.workspace))
     stale = [f"1/{n}" for n in range(last + 1, last + 40)]  # the numbers the next subvolumes will get
-    for group in stale:
-        subprocess.run(["btrfs", "qgroup", "create", group, str(pool)], capture_output=True, check=True)
+    for group in stale:  # some may be left already (stale groups whose numbers came round again)
+        subprocess.run(["btrfs", "qgroup", "create", group, str(pool)], capture_output=True)
+    assert all(glob.glob(f"/sys/fs/btrfs/*/qgroups/{group.replace('/', '_')}") for group in stale)
     try:
         with LocalSandbox(limits=SandboxLimits(disk_mb=48)) as sb:
             group = rootid(sb.workspace)
@@ -127,4 +128,6 @@ def test_a_quota_group_left_with_a_reused_subvolume_number_is_made_anew(pool):
             assert [Path(found).read_text().strip() for found in limit] == [str(48 << 20)]
     finally:
         for group in stale:
-            subprocess.run(["btrfs", "qgroup", "destroy", group, str(pool)], capture_output=True)
+            subprocess.run(
+                ["btrfs", "qgroup", "destroy", group, str(pool)], capture_output=True
+            )  # unless in use
