@@ -176,7 +176,10 @@ def is_subvolume(path: Path, pool: Path) -> bool:
         is_root = os.lstat(path).st_ino == _SUBVOLUME_INODE
     except OSError:
         return False
-    return is_root and _fs_uuid(path) is not None and _fs_uuid(path) == _fs_uuid(pool)
+    if not is_root:
+        return False
+    source = _fs_uuid(path)
+    return source is not None and source == _fs_uuid(pool)
 
 
 def create(path: Path, limit_bytes: int) -> None:

@@ -218,9 +218,8 @@ class _Spares:
             del self._users[key]
             self._wanted.pop(key, None)
             futures = self._pending.pop(key, [])
-        _close_spares(
-            futures, wait=True
-        )  # waits: the process may exit right after (no thread would close it)
+        # waits: the process may exit right after (no thread would close them)
+        _close_spares(futures, wait=True)
 
     def close_all(self) -> None:
         """Close every spare (they are also removed when the interpreter exits)."""
@@ -368,10 +367,8 @@ class DockerSandbox(HostWorkspaceOps):
     def _workspace_mount(self) -> Mount:
         """The workspace's bind mount; with slave propagation when the host mounts the workspace into it later
         (copy-on-write workspaces, swapped on restore and fork)."""
-        later = self._ws.bind_source != self._ws.dir
-        return Mount(
-            WORKSPACE, str(self._ws.bind_source), type="bind", propagation="rslave" if later else None
-        )
+        propagation = "rslave" if self._ws.mounted_later else None
+        return Mount(WORKSPACE, str(self._ws.bind_source), type="bind", propagation=propagation)
 
     def _why_dead(self, what: str) -> str:
         """Describe the container's state; notes whether it died of its own memory use (the agent's doing)."""

@@ -245,10 +245,15 @@ class HostWorkspace:
                 os.lchown(path, *owner)
         return ws
 
+    @property
+    def mounted_later(self) -> bool:
+        """Whether a container binds the empty `bind_source`, on which `attach()` mounts `dir`."""
+        return self.bind_source != self.dir
+
     def _make(self, source: str | Path | None) -> None:
         """Make `dir` (absent) holding a copy of the directory `source`, if any: a snapshot when it is a
         subvolume of the same pool, else a copy."""
-        if self.bind_source != self.dir:
+        if self.mounted_later:
             self.bind_source.mkdir(exist_ok=True)  # the empty directory a container binds
         if self.copy_on_write and source is not None and cow.is_subvolume(Path(source), self.root):
             cow.snapshot(Path(source), self.dir, limit_bytes=self.quota_mb << 20)
@@ -263,7 +268,7 @@ class HostWorkspace:
     def attach(self) -> None:
         """Mount the workspace on `bind_source` (once the container binding it runs); nothing to do when it
         binds `dir` itself."""
-        if self.bind_source != self.dir:
+        if self.mounted_later:
             cow.bind(self.dir, self.bind_source)
             self._attached = True
 
@@ -274,8 +279,9 @@ class HostWorkspace:
         With `fill=False` it starts empty; call `copy_into(clone)` later (e.g. while a container starts).
         """
         root = Path(root)
-        mounted = self.bind_source != self.dir
-        ws = HostWorkspace(root, visible_root or str(root / "workspace"), self.owner, self.quota_mb, mounted)
+        ws = HostWorkspace(
+            root, visible_root or str(root / "workspace"), self.owner, self.quota_mb, self.mounted_later
+        )
         ws._make(self.dir if fill else None)
         if self.owner is not None:
             os.lchown(ws.dir, *self.owner)
